@@ -86,6 +86,7 @@ class _Plans:
         self.batch_size = batch_size
         self.poll_batch_size = poll_batch_size
         self._rng = random.Random(seed)
+        self._api_key = api_key
         self._headers = {
             "Authorization": f"Bearer {api_key}",
             "Content-Type": "application/json",
@@ -100,7 +101,13 @@ class _Plans:
         return httpx.Timeout(self.timeout, connect=min(10.0, self.timeout))
 
     def _exchange(self, body: Sequence[Mapping[str, Any]], description: str) -> Plan[Envelope]:
-        return exchange(body, description=description, policy=self.retry, rng=self._rng)
+        return exchange(
+            body,
+            description=description,
+            policy=self.retry,
+            rng=self._rng,
+            secrets=(self._api_key,),
+        )
 
     def submit_plan(self, tasks: Sequence[ImageInference]) -> Plan[SubmitResult]:
         """Submit *tasks* (each with its task UUID) in batches of ``batch_size``."""

@@ -135,14 +135,44 @@ def read_envelope(payload: Any, status_code: int) -> Envelope:
     return Envelope(data=[dict(item) for item in raw_data], errors=errors, status_code=status_code)
 
 
-def _decode(response: httpx.Response) -> Any:
-    try:
-        return json.loads(response.content)
-    except ValueError:
-        raise _Retry(
-            f"unreadable body (HTTP {response.status_code}): {excerpt(response.text)}",
-            status_code=response.status_code,
-        ) from None
+@dataclass(frozen=True)
+class _Answer:
+    """An HTTP response with every known secret scrubbed from its body, before anything reads it."""
+
+    status: int
+    reason: str
+    retry_after: str | None
+    body: bytes
+
+    @classmethod
+    def of(cls, response: httpx.Response, secrets: Sequence[str]) -> _Answer:
+        body = response.content
+        for secret in secrets:
+            if secret:
+                body = body.replace(secret.encode(), b"***")
+        return cls(
+            response.status_code, response.reason_phrase, response.headers.get("Retry-After"), body
+        )
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", errors="replace")
+
+    def decode(self) -> Any:
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            raise _Retry(
+                f"unreadable body (HTTP {self.status}): {excerpt(self.text)}",
+                status_code=self.status,
+            ) from None
+
+    def errors(self) -> list[TaskError]:
+        """The error objects of an error response, or none when its body is not an envelope."""
+        try:
+            return read_envelope(json.loads(self.body), self.status).errors
+        except (ValueError, ProtocolError):
+            return []
 
 
 def _summary(errors: Sequence[TaskError], fallback: str) -> str:
@@ -153,38 +183,35 @@ def _summary(errors: Sequence[TaskError], fallback: str) -> str:
     return shorten(redact_text(text + more), 500)
 
 
-def _errors_of(response: httpx.Response) -> list[TaskError]:
-    """The error objects of an error response, or none when its body is not an envelope."""
-    try:
-        return read_envelope(json.loads(response.content), response.status_code).errors
-    except (ValueError, ProtocolError):
-        return []
+def interpret(response: httpx.Response, secrets: Sequence[str] = ()) -> Envelope:
+    """Turn one HTTP response into an :class:`Envelope`, a typed error, or a reason to retry.
 
-
-def interpret(response: httpx.Response) -> Envelope:
-    """Turn one HTTP response into an :class:`Envelope`, a typed error, or a reason to retry."""
-    status = response.status_code
+    :param secrets: strings (the API key) to scrub from the body before it is read, so an API
+        that echoes them cannot carry them into an exception or a log line.
+    """
+    answer = _Answer.of(response, secrets)
+    status = answer.status
     if is_retryable_status(status):
-        envelope_errors = _errors_of(response)
+        errors = answer.errors()
         raise _Retry(
-            f"HTTP {status}: {_summary(envelope_errors, response.reason_phrase)}",
+            f"HTTP {status}: {_summary(errors, answer.reason)}",
             status_code=status,
-            retry_after=parse_retry_after(response.headers.get("Retry-After")),
-            errors=envelope_errors,
+            retry_after=parse_retry_after(answer.retry_after),
+            errors=errors,
         )
-    if status in (200, 400):
-        payload = _decode(response)
+    if 200 <= status < 300 or status == 400:
+        payload = answer.decode()
         try:
             return read_envelope(payload, status)
         except ProtocolError:
             if status == 400:
                 raise APIValidationError(
-                    f"Runware refused the request (HTTP 400): {excerpt(response.text)}",
+                    f"Runware refused the request (HTTP 400): {excerpt(answer.text)}",
                     status_code=status,
                 ) from None
             raise
-    errors = _errors_of(response)
-    detail = _summary(errors, excerpt(response.text) or response.reason_phrase)
+    errors = answer.errors()
+    detail = _summary(errors, excerpt(answer.text) or answer.reason)
     if status in (401, 403):
         raise AuthenticationError(
             f"Runware refused the API key (HTTP {status}): {detail}",
@@ -197,8 +224,6 @@ def interpret(response: httpx.Response) -> Envelope:
             status_code=status,
             errors=errors,
         )
-    if 200 <= status < 300:
-        return read_envelope(_decode(response), status)
     hint = " Is the base URL right?" if status == 404 else ""
     raise RunwareAPIError(
         f"Runware answered HTTP {status}: {detail}.{hint}", status_code=status, errors=errors
@@ -211,9 +236,12 @@ def exchange(
     description: str,
     policy: RetryPolicy,
     rng: random.Random,
+    secrets: Sequence[str] = (),
     clock: Callable[[], float] = time.monotonic,
 ) -> Plan[Envelope]:
     """Post *body* until it gets a definite answer, retrying what is transient.
+
+    :param secrets: strings never to let through into errors or logs (the API key).
 
     :raises TransientError: when retries are spent on 408, 429, 5xx or transport failures.
     """
@@ -228,7 +256,7 @@ def exchange(
                 raise _Retry(f"{type(outcome).__name__}: {excerpt(str(outcome)) or 'no detail'}")
             if outcome is None:
                 raise TypeError("an exchange must be sent the response to its Send")
-            return interpret(outcome)
+            return interpret(outcome, secrets)
         except _Retry as failure:
             delay = policy.next_delay(
                 attempts, clock() - started, retry_after=failure.retry_after, rng=rng
@@ -301,14 +329,19 @@ def submission_body(tasks: Sequence[ImageInference]) -> list[dict[str, Any]]:
 
 
 def _attribute(errors: Sequence[TaskError], uuids: Sequence[str]) -> dict[str, TaskError]:
-    """Map errors to task UUIDs; an error without one belongs to a lone task, else is global."""
+    """Map errors to task UUIDs; an error without one belongs to a lone task, else is global.
+
+    An error about a task UUID that was not asked about is not ours: it is logged and left out.
+    """
     attributed: dict[str, TaskError] = {}
     loose = []
     for error in errors:
-        if error.task_uuid in uuids:
+        if error.task_uuid is None:
+            loose.append(error)
+        elif error.task_uuid in uuids:
             attributed[error.task_uuid] = error
         else:
-            loose.append(error)
+            log.debug("Ignoring an error about task %s, not part of this request", error.task_uuid)
     if loose:
         unclaimed = [uuid for uuid in uuids if uuid not in attributed]
         if len(unclaimed) == 1 and len(loose) == 1:
