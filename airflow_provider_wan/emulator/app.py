@@ -126,11 +126,12 @@ def create_app(engine: Engine) -> ASGIApp:
             engine.stats.faults_injected[fault] += 1
         if fault in ("http_500", "http_503", "http_429"):
             return _injected_status(fault, config)
+        # The body is read even before a drop: closing a socket with unread input makes the
+        # kernel send a reset instead of a clean close.
+        raw = await request.body()
         if fault == DROP_BEFORE:
             request.scope[_DROP_KEY]()
             return Response(b"")
-
-        raw = await request.body()
         try:
             tasks = json.loads(raw)
         except (ValueError, UnicodeDecodeError) as exc:
