@@ -41,27 +41,28 @@ def _canvas_size(width: int, height: int) -> tuple[int, int]:
 
 
 def synthesize(seed: int, prompt: str, width: int, height: int) -> Image.Image:
-    """The RGB image for (seed, prompt) at exactly ``width`` x ``height``."""
+    """The RGB image for (seed, prompt) at exactly ``width`` x ``height``.
+
+    A diagonal gradient between two colours, a checker of ``2..7`` bands blended with a third
+    colour, and the seed written in the corner; all three colours and the band count come from
+    a hash of (seed, prompt).
+    """
     digest = hashlib.sha256(f"{seed}\x00{prompt}".encode()).digest()
-    c1, c2, c3 = digest[0:3], digest[3:6], digest[6:9]
-    stripes = 2 + digest[9] % 6
-    cw, ch = _canvas_size(width, height)
-    pixels = bytearray(cw * ch * 3)
-    i = 0
-    for y in range(ch):
-        for x in range(cw):
-            t = (x / max(1, cw - 1) + y / max(1, ch - 1)) / 2
-            band = ((x * stripes) // cw + (y * stripes) // ch) % 2
-            for k in range(3):
-                value = c1[k] * (1 - t) + c2[k] * t
-                if band:
-                    value = (value + c3[k]) / 2
-                pixels[i] = int(value)
-                i += 1
-    canvas = Image.frombytes("RGB", (cw, ch), bytes(pixels))
-    draw = ImageDraw.Draw(canvas)
-    ink = tuple(255 - v for v in c1)
-    draw.text((2, 2), str(seed), fill=(ink[0], ink[1], ink[2]))
+    c1 = (digest[0], digest[1], digest[2])
+    c2 = (digest[3], digest[4], digest[5])
+    c3 = (digest[6], digest[7], digest[8])
+    bands = 2 + digest[9] % 6
+    size = _canvas_size(width, height)
+    gradient = Image.linear_gradient("L").rotate(45, resample=Image.Resampling.BILINEAR)
+    gradient = gradient.crop((48, 48, 208, 208)).resize(size, Image.Resampling.BILINEAR)
+    canvas = Image.composite(Image.new("RGB", size, c2), Image.new("RGB", size, c1), gradient)
+    checker = Image.new("L", (bands, bands))
+    checker.putdata([255 * ((x + y) % 2) for y in range(bands) for x in range(bands)])
+    checker = checker.resize(size, Image.Resampling.NEAREST)
+    tinted = Image.blend(canvas, Image.new("RGB", size, c3), 0.5)
+    canvas = Image.composite(tinted, canvas, checker)
+    ink = (255 - c1[0], 255 - c1[1], 255 - c1[2])
+    ImageDraw.Draw(canvas).text((2, 2), str(seed), fill=ink)
     return canvas.resize((width, height), Image.Resampling.NEAREST)
 
 
