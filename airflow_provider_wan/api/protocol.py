@@ -36,6 +36,7 @@ from airflow_provider_wan.api.retry import RetryPolicy, is_retryable_status, par
 log = logging.getLogger(__name__)
 
 _BODY_EXCERPT = 300
+_MIN_SECRET_LENGTH = 8
 _PROCESSING = frozenset({"processing", "pending"})
 
 
@@ -137,42 +138,54 @@ def read_envelope(payload: Any, status_code: int) -> Envelope:
 
 @dataclass(frozen=True)
 class _Answer:
-    """An HTTP response with every known secret scrubbed from its body, before anything reads it."""
+    """An HTTP response, read with the secrets it must never repeat (an API may echo the key)."""
 
     status: int
     reason: str
     retry_after: str | None
     body: bytes
+    secrets: tuple[str, ...]
 
     @classmethod
     def of(cls, response: httpx.Response, secrets: Sequence[str]) -> _Answer:
-        body = response.content
-        for secret in secrets:
-            if secret:
-                body = body.replace(secret.encode(), b"***")
+        # Too short a "secret" would blank out ordinary words; real keys are long.
+        kept = tuple(secret for secret in secrets if len(secret) >= _MIN_SECRET_LENGTH)
         return cls(
-            response.status_code, response.reason_phrase, response.headers.get("Retry-After"), body
+            response.status_code,
+            response.reason_phrase,
+            response.headers.get("Retry-After"),
+            response.content,
+            kept,
         )
+
+    def scrub(self, text: str) -> str:
+        """*text* without the secrets, its URL query strings, shortened: fit for an exception."""
+        return excerpt(redact_text(text, self.secrets))
 
     @property
     def text(self) -> str:
-        return self.body.decode("utf-8", errors="replace")
+        return self.scrub(self.body.decode("utf-8", errors="replace"))
 
     def decode(self) -> Any:
         try:
             return json.loads(self.body)
         except ValueError:
             raise _Retry(
-                f"unreadable body (HTTP {self.status}): {excerpt(self.text)}",
-                status_code=self.status,
+                f"unreadable body (HTTP {self.status}): {self.text}", status_code=self.status
             ) from None
 
     def errors(self) -> list[TaskError]:
         """The error objects of an error response, or none when its body is not an envelope."""
         try:
-            return read_envelope(json.loads(self.body), self.status).errors
+            errors = read_envelope(json.loads(self.body), self.status).errors
         except (ValueError, ProtocolError):
             return []
+        return [self.scrub_error(error) for error in errors]
+
+    def scrub_error(self, error: TaskError) -> TaskError:
+        if not self.secrets:
+            return error
+        return error.model_copy(update={"message": redact_text(error.message, self.secrets)})
 
 
 def _summary(errors: Sequence[TaskError], fallback: str) -> str:
@@ -202,16 +215,17 @@ def interpret(response: httpx.Response, secrets: Sequence[str] = ()) -> Envelope
     if 200 <= status < 300 or status == 400:
         payload = answer.decode()
         try:
-            return read_envelope(payload, status)
+            envelope = read_envelope(payload, status)
         except ProtocolError:
             if status == 400:
                 raise APIValidationError(
-                    f"Runware refused the request (HTTP 400): {excerpt(answer.text)}",
-                    status_code=status,
+                    f"Runware refused the request (HTTP 400): {answer.text}", status_code=status
                 ) from None
             raise
+        errors = [answer.scrub_error(error) for error in envelope.errors]
+        return Envelope(data=envelope.data, errors=errors, status_code=status)
     errors = answer.errors()
-    detail = _summary(errors, excerpt(answer.text) or answer.reason)
+    detail = _summary(errors, answer.text or answer.reason)
     if status in (401, 403):
         raise AuthenticationError(
             f"Runware refused the API key (HTTP {status}): {detail}",
