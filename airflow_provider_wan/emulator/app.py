@@ -164,8 +164,8 @@ def create_app(engine: Engine) -> ASGIApp:
             request.scope[_DROP_KEY]()
             return Response(b"")
         body = json.dumps(outcome.body, separators=(",", ":")).encode()
-        if fault == "slow_response":
-            await asyncio.sleep(config.faults.slow_seconds)
+        if fault == "slow_response" and not await _slow_down(request, config.faults.slow_seconds):
+            return Response(b"", 503)  # the client left, or the server is stopping
         if fault == "malformed_body":
             return Response(engine.faults.malformed(body), 200, media_type="application/json")
         return Response(body, outcome.status, media_type="application/json")
@@ -233,6 +233,20 @@ def create_app(engine: Engine) -> ASGIApp:
         lifespan=lifespan,
     )
     return ConnectionDropper(app)
+
+
+async def _slow_down(request: Request, seconds: float) -> bool:
+    """Wait ``seconds``; False when the client disconnected or the server is stopping first."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    try:
+        while (remaining := deadline - asyncio.get_running_loop().time()) > 0:
+            await asyncio.sleep(min(0.1, remaining))
+            if await request.is_disconnected():
+                return False
+    except asyncio.CancelledError:
+        # uvicorn cancels handlers still running at shutdown; nobody waits for this answer.
+        return False
+    return True
 
 
 def _injected_status(fault: str, config: EmulatorConfig) -> Response:
