@@ -22,6 +22,24 @@ def get_provider_info() -> dict[str, Any]:
                 "tags": ["service"],
             }
         ],
+        "operators": [
+            {
+                "integration-name": "Runware",
+                "python-modules": ["airflow_provider_wan.operators.image_inference"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Runware",
+                "python-modules": ["airflow_provider_wan.sensors.image_results"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Runware",
+                "python-modules": ["airflow_provider_wan.triggers.image_results"],
+            }
+        ],
         "hooks": [
             {
                 "integration-name": "Runware",

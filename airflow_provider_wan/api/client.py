@@ -38,7 +38,7 @@ from airflow_provider_wan.api.protocol import (
     rejection_error,
     submission_body,
 )
-from airflow_provider_wan.api.results import Acknowledgement, ImageResult
+from airflow_provider_wan.api.results import Acknowledgement, ImageResult, TaskError
 from airflow_provider_wan.api.retry import RetryPolicy
 from airflow_provider_wan.api.tracking import PollSchedule, ResultsTracker, wait_steps
 from airflow_provider_wan.api.validation import check_unique_task_uuids, parse_inferences
@@ -134,9 +134,10 @@ class _Plans:
         deadline: float,
         schedule: PollSchedule,
         on_update: ProgressCallback | None,
+        failed: Mapping[str, TaskError] | None = None,
     ) -> Plan[ResultsTracker]:
         """Poll until every task in *expected* is terminal or *deadline* (epoch seconds)."""
-        tracker = ResultsTracker(expected)
+        tracker = ResultsTracker(expected, failed)
         return (
             yield from wait_steps(
                 tracker, self.poll_plan, schedule=schedule, deadline=deadline, on_update=on_update
@@ -263,14 +264,19 @@ class RunwareClient(_Plans):
         deadline: float | None = None,
         schedule: PollSchedule | None = None,
         on_update: ProgressCallback | None = None,
+        failed: Mapping[str, TaskError] | None = None,
     ) -> ResultsTracker:
-        """Poll until every task is done or the deadline (epoch seconds) or timeout passes."""
+        """Poll until every task is done or the deadline (epoch seconds) or timeout passes.
+
+        :param failed: tasks already known to have failed, reported with the others.
+        """
         return self.run(
             self.wait_plan(
                 expected,
                 deadline=deadline if deadline is not None else time.time() + timeout,
                 schedule=schedule or PollSchedule(),
                 on_update=on_update,
+                failed=failed,
             )
         )
 
@@ -388,6 +394,7 @@ class AsyncRunwareClient(_Plans):
         deadline: float | None = None,
         schedule: PollSchedule | None = None,
         on_update: ProgressCallback | None = None,
+        failed: Mapping[str, TaskError] | None = None,
     ) -> ResultsTracker:
         """Poll until every task is done or the deadline passes; see :meth:`RunwareClient.wait`."""
         return await self.run(
@@ -396,6 +403,7 @@ class AsyncRunwareClient(_Plans):
                 deadline=deadline if deadline is not None else time.time() + timeout,
                 schedule=schedule or PollSchedule(),
                 on_update=on_update,
+                failed=failed,
             )
         )
 

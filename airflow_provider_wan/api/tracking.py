@@ -56,12 +56,22 @@ class ResultsTracker:
 
     :param expected: task UUID -> how many images it will produce (``numberResults``), or
         ``None`` when unknown (then a task is done once a poll shows images and no work left).
+    :param failed: tasks known to have failed already (refused at submission): terminal from
+        the start, never polled.
     """
 
-    def __init__(self, expected: Mapping[str, int | None]) -> None:
+    def __init__(
+        self,
+        expected: Mapping[str, int | None],
+        failed: Mapping[str, TaskError] | None = None,
+    ) -> None:
         self.expected = dict(expected)
         self._images: dict[str, dict[str, ImageResult]] = {uuid: {} for uuid in self.expected}
         self._failed: dict[str, TaskError] = {}
+        for uuid, error in (failed or {}).items():
+            self.expected.setdefault(uuid, 0)
+            self._images.setdefault(uuid, {})
+            self._failed[uuid] = error
         self._finished_unknown: set[str] = set()
 
     def update(self, update: PollUpdate) -> int:
