@@ -8,12 +8,17 @@ the ``host`` header, so Runware may send any ``Content-Type``.
 The client is configured with ``request_checksum_calculation="when_required"``: boto3 >= 1.36
 would otherwise add CRC32 trailers that several S3-compatible servers reject; ``Content-MD5``
 is the integrity check here.
+
+botocore logs each SigV4 signature at DEBUG level; a filter on the ``botocore.auth`` logger,
+installed when an :class:`S3Store` is created, drops those records so a presigned URL's
+signature never reaches a log.
 """
 
 from __future__ import annotations
 
 import base64
 import contextlib
+import logging
 import re
 from collections.abc import Iterator, Mapping
 from datetime import timedelta
@@ -69,6 +74,22 @@ _TRANSIENT = frozenset(
 )
 
 
+class _DropSignatures(logging.Filter):
+    """botocore logs every SigV4 signature at DEBUG, presigned URLs' included: drop those."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (isinstance(record.msg, str) and record.msg.startswith("Signature:"))
+
+
+_SIGNATURE_FILTER = _DropSignatures()
+
+
+def _quiet_botocore_signatures() -> None:
+    logger = logging.getLogger("botocore.auth")
+    if _SIGNATURE_FILTER not in logger.filters:
+        logger.addFilter(_SIGNATURE_FILTER)
+
+
 def create_s3_client(
     *,
     aws_access_key_id: str | None = None,
@@ -120,6 +141,7 @@ class S3Store(BaseStore):
 
     def __init__(self, client: Any) -> None:
         self._client = client
+        _quiet_botocore_signatures()
 
     def __repr__(self) -> str:
         return f"S3Store(endpoint={getattr(self._client.meta, 'endpoint_url', None)!r})"

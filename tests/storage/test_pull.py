@@ -27,6 +27,7 @@ from airflow_provider_wan.storage.pull import (
     SourcePolicy,
     pull_images,
 )
+from tests.fixtures.storage_servers import LocalDestination
 from tests.storage.conftest import Backend
 from tests.storage.image_server import ImageServer, make_image
 
@@ -111,8 +112,8 @@ def test_a_bad_first_response_is_retried_and_never_stored(
 
 
 def test_a_corrupted_png_without_checksum_header_is_caught_by_its_crcs(
-    local_destination, image_server: ImageServer
-) -> None:  # type: ignore[no-untyped-def]
+    local_destination: LocalDestination, image_server: ImageServer
+) -> None:
     data = make_image("PNG", 200, 150, seed=4)
     # Corrupt pixel data past the header, same length, no Content-MD5: only PNG's CRCs tell.
     corrupted = bytearray(data)
@@ -142,34 +143,37 @@ def test_persistent_truncation_fails_after_the_attempts_and_stores_nothing(
 
 
 def test_wrong_content_type_is_refused_without_retry(
-    local_destination, image_server: ImageServer
-) -> None:  # type: ignore[no-untyped-def]
+    local_destination: LocalDestination, image_server: ImageServer
+) -> None:
     url = image_server.add("/page", b"<html>login</html>", content_type="text/html")
-    with _puller(LocalStore(), image_server) as puller, pytest.raises(
-        InvalidImageError, match="text/html"
+    with (
+        _puller(LocalStore(), image_server) as puller,
+        pytest.raises(InvalidImageError, match="text/html"),
     ):
         puller.pull_one(_job(url, local_destination.uri("x.png")))
     assert image_server.hits("/page") == 1
 
 
 def test_a_format_other_than_requested_is_refused(
-    local_destination, image_server: ImageServer
-) -> None:  # type: ignore[no-untyped-def]
+    local_destination: LocalDestination, image_server: ImageServer
+) -> None:
     url = image_server.add("/x.jpg", make_image("PNG"), content_type="image/jpeg")
-    with _puller(LocalStore(), image_server) as puller, pytest.raises(
-        InvalidImageError, match="is PNG, expected JPG"
+    with (
+        _puller(LocalStore(), image_server) as puller,
+        pytest.raises(InvalidImageError, match="is PNG, expected JPG"),
     ):
         puller.pull_one(_job(url, local_destination.uri("x.jpg"), fmt="JPG"))
 
 
 @pytest.mark.parametrize("send_length", [True, False])
 def test_an_oversize_body_is_refused(
-    local_destination, image_server: ImageServer, send_length: bool
-) -> None:  # type: ignore[no-untyped-def]
+    local_destination: LocalDestination, image_server: ImageServer, send_length: bool
+) -> None:
     data = make_image("PNG", 200, 200)
     url = image_server.add("/huge.png", data, send_length=send_length)
-    with _puller(LocalStore(), image_server, max_bytes=10_000) as puller, pytest.raises(
-        ImageTooLargeError, match="10,000 byte cap"
+    with (
+        _puller(LocalStore(), image_server, max_bytes=10_000) as puller,
+        pytest.raises(ImageTooLargeError, match="10,000 byte cap"),
     ):
         puller.pull_one(_job(url, local_destination.uri("huge.png")))
     assert list(local_destination.root.iterdir()) == []
@@ -201,29 +205,28 @@ def test_runware_image_hosts_are_allowed(url: str) -> None:
 
 
 def test_the_local_server_is_refused_unless_its_origin_is_allowed(
-    local_destination, image_server: ImageServer
-) -> None:  # type: ignore[no-untyped-def]
+    local_destination: LocalDestination, image_server: ImageServer
+) -> None:
     url = image_server.add("/ok.png", make_image())
-    with ImagePuller(LocalStore(), retry=FAST) as puller, pytest.raises(
-        UntrustedSourceError, match="https only"
+    with (
+        ImagePuller(LocalStore(), retry=FAST) as puller,
+        pytest.raises(UntrustedSourceError, match="https only"),
     ):
         puller.pull_one(_job(url, local_destination.uri("ok.png")))
     assert image_server.hits("/ok.png") == 0
 
 
 def test_a_redirect_to_a_disallowed_host_is_not_followed(
-    local_destination, image_server: ImageServer
-) -> None:  # type: ignore[no-untyped-def]
-    url = image_server.add(
-        "/hop.png", b"", faults=["redirect:https://evil.example.com/x.png"]
-    )
+    local_destination: LocalDestination, image_server: ImageServer
+) -> None:
+    url = image_server.add("/hop.png", b"", faults=["redirect:https://evil.example.com/x.png"])
     with _puller(LocalStore(), image_server) as puller, pytest.raises(UntrustedSourceError):
         puller.pull_one(_job(url, local_destination.uri("hop.png")))
 
 
 def test_a_redirect_within_allowed_origins_is_followed(
-    local_destination, image_server: ImageServer
-) -> None:  # type: ignore[no-untyped-def]
+    local_destination: LocalDestination, image_server: ImageServer
+) -> None:
     data = make_image(seed=9)
     target = image_server.add("/real.png", data)
     url = image_server.add("/hop.png", b"", faults=[f"redirect:{target}"])
@@ -233,19 +236,20 @@ def test_a_redirect_within_allowed_origins_is_followed(
 
 
 def test_http_errors_other_than_transient_ones_are_not_retried(
-    local_destination, image_server: ImageServer
-) -> None:  # type: ignore[no-untyped-def]
+    local_destination: LocalDestination, image_server: ImageServer
+) -> None:
     url = image_server.url("/expired.png")
-    with _puller(LocalStore(), image_server) as puller, pytest.raises(
-        DownloadError, match="HTTP 404"
-    ) as caught:
+    with (
+        _puller(LocalStore(), image_server) as puller,
+        pytest.raises(DownloadError, match="HTTP 404") as caught,
+    ):
         puller.pull_one(_job(url, local_destination.uri("x.png")))
     assert not caught.value.retryable
 
 
 def test_persistent_503_ends_as_a_transient_failure(
-    local_destination, image_server: ImageServer
-) -> None:  # type: ignore[no-untyped-def]
+    local_destination: LocalDestination, image_server: ImageServer
+) -> None:
     url = image_server.add("/busy.png", make_image(), faults=["status:503"] * 10)
     with _puller(LocalStore(), image_server) as puller, pytest.raises(TransientDownloadError):
         puller.pull_one(_job(url, local_destination.uri("x.png")))
@@ -277,7 +281,7 @@ def test_inline_data_uri_and_base64_are_decoded(backend: Backend) -> None:
         assert backend.store.read(job.destination) == data
 
 
-def test_bad_inline_data_fails_once_without_retry(local_destination) -> None:  # type: ignore[no-untyped-def]
+def test_bad_inline_data_fails_once_without_retry(local_destination: LocalDestination) -> None:
     job = PullJob(
         item_key="a",
         source=ImageSource(data_uri="data:text/plain;base64,aGVsbG8="),

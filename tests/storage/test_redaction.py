@@ -46,7 +46,8 @@ def test_storage_errors_redact_their_message_and_uri() -> None:
 def test_presigned_url_hides_itself_and_refuses_serialization() -> None:
     url = PresignedURL(SIGNED, uri="s3://bucket/a/b.png", expires_at=datetime.now(timezone.utc))
     assert url.reveal() == SIGNED
-    for shown in (str(url), repr(url), f"{url}", "%s" % url):
+    shown_forms = (str(url), repr(url), f"{url}", f"{url!r}", "{}".format(url))  # noqa: UP032
+    for shown in shown_forms:
         assert "deadbeefcafe" not in shown
     with pytest.raises(TypeError, match="credential"):
         pickle.dumps(url)

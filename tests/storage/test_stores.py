@@ -16,6 +16,7 @@ from airflow_provider_wan.storage.errors import (
     UnsupportedOperationError,
 )
 from airflow_provider_wan.storage.local import LocalStore
+from tests.fixtures.storage_servers import LocalDestination
 from tests.storage.conftest import Backend
 from tests.storage.image_server import make_image
 
@@ -24,9 +25,7 @@ def test_written_bytes_read_back_equal(backend: Backend) -> None:
     data = make_image("PNG", 120, 80, seed=1)
     uri = backend.uri("sku-1/0.png")
     metadata = {"task-uuid": "t-1", "image-uuid": "i-1", "seed": "42", "prompt-hash": "ab"}
-    stored = backend.store.write(
-        uri, io.BytesIO(data), content_type="image/png", metadata=metadata
-    )
+    stored = backend.store.write(uri, io.BytesIO(data), content_type="image/png", metadata=metadata)
     sums = hash_bytes(data)
     assert stored.uri == uri
     assert stored.size == len(data)
@@ -105,7 +104,9 @@ def test_a_store_refuses_uris_of_another_scheme(backend: Backend) -> None:
         backend.store.write_bytes(backend.uri("folder/"), b"x", content_type="image/png")
 
 
-def test_local_write_leaves_no_partial_file_and_reuses_a_stale_one(local_destination) -> None:  # type: ignore[no-untyped-def]
+def test_local_write_leaves_no_partial_file_and_reuses_a_stale_one(
+    local_destination: LocalDestination,
+) -> None:
     store = LocalStore()
     uri = local_destination.uri("a/b.png")
     stale = local_destination.root / "a" / ".b.png.wan-partial"
@@ -116,6 +117,6 @@ def test_local_write_leaves_no_partial_file_and_reuses_a_stale_one(local_destina
     assert (local_destination.root / "a" / "b.png").read_bytes() == b"complete"
 
 
-def test_local_store_cannot_presign(local_destination) -> None:  # type: ignore[no-untyped-def]
+def test_local_store_cannot_presign(local_destination: LocalDestination) -> None:
     with pytest.raises(UnsupportedOperationError, match="push mode needs"):
         LocalStore().presign_put(local_destination.uri("x.png"), expires=timedelta(minutes=5))
