@@ -221,9 +221,13 @@ class RunwareClient(_Plans):
 
     def run(self, plan: Plan[T]) -> T:
         """Carry out a plan: post what it sends, sleep when it waits, return what it returns."""
-        action = next(plan)
+        outcome: Any = None
         while True:
-            outcome: Any = None
+            try:
+                action = plan.send(outcome)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            outcome = None
             if isinstance(action, Sleep):
                 time.sleep(action.seconds)
             elif isinstance(action, Send):
@@ -233,10 +237,6 @@ class RunwareClient(_Plans):
                     )
                 except httpx.RequestError as error:
                     outcome = error
-            try:
-                action = plan.send(outcome)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
 
     def submit(self, tasks: Iterable[TaskLike], *, raise_on_rejection: bool = True) -> SubmitResult:
         """Validate and submit *tasks*, many per request.
@@ -356,9 +356,13 @@ class AsyncRunwareClient(_Plans):
 
     async def run(self, plan: Plan[T]) -> T:
         """Carry out a plan without blocking the event loop."""
-        action = next(plan)
+        outcome: Any = None
         while True:
-            outcome: Any = None
+            try:
+                action = plan.send(outcome)
+            except StopIteration as stop:
+                return stop.value  # type: ignore[no-any-return]
+            outcome = None
             if isinstance(action, Sleep):
                 await asyncio.sleep(action.seconds)
             elif isinstance(action, Send):
@@ -368,10 +372,6 @@ class AsyncRunwareClient(_Plans):
                     )
                 except httpx.RequestError as error:
                     outcome = error
-            try:
-                action = plan.send(outcome)
-            except StopIteration as stop:
-                return stop.value  # type: ignore[no-any-return]
 
     async def submit(
         self, tasks: Iterable[TaskLike], *, raise_on_rejection: bool = True
