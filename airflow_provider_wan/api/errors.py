@@ -124,7 +124,7 @@ class TransientError(RunwareAPIError):
         self,
         message: str,
         *,
-        attempts: int,
+        attempts: int = 1,
         status_code: int | None = None,
         errors: Sequence[TaskError] = (),
     ) -> None:
