@@ -3,8 +3,9 @@
 A run is complete exactly when its manifest exists: it is written after every image was
 stored and verified, in one atomic operation (a single PUT on GCS and S3, temp file +
 ``os.replace`` locally). Its default name is ``<destination base>/_manifests/<run_id>.jsonl``;
-writing the same run again replaces it, and lines are deduplicated (images by image UUID,
-failures by task and image UUID) and sorted, so a rerun never counts an image twice.
+writing the same run again replaces it, and lines are deduplicated (images by image UUID, or
+URI when it is unknown; failures by task and image UUID) and sorted, so a rerun never counts
+an image twice.
 
 Image line (``"kind": "image"``)::
 
@@ -51,7 +52,7 @@ class ImageLine(_Line):
     kind: Literal["image"] = "image"
     item_key: str
     task_uuid: str
-    image_uuid: str
+    image_uuid: str | None = None
     seed: int | None = None
     cost: float | None = None
     uri: str
@@ -123,15 +124,15 @@ def normalize(lines: Iterable[ImageLine | FailureLine]) -> list[ImageLine | Fail
     failures: dict[tuple[str, str | None], FailureLine] = {}
     for line in lines:
         if isinstance(line, ImageLine):
-            images[line.image_uuid] = line
+            images[line.image_uuid or line.uri] = line
         else:
             failures[(line.task_uuid, line.image_uuid)] = line
     owners: dict[str, str] = {}
-    for line in images.values():
-        other = owners.setdefault(line.uri, line.image_uuid)
-        if other != line.image_uuid:
+    for key, line in images.items():
+        other = owners.setdefault(line.uri, key)
+        if other != key:
             raise InvalidDestinationError(
-                f"images {other} and {line.image_uuid} are both listed at {line.uri}",
+                f"images {other} and {key} are both listed at {line.uri}",
                 uri=line.uri,
             )
     sorted_images = sorted(images.values(), key=lambda line: (line.item_key, line.uri))

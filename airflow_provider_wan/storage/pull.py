@@ -221,7 +221,7 @@ class PulledImage:
         return ImageLine(
             item_key=self.job.item_key,
             task_uuid=self.job.metadata.task_uuid,
-            image_uuid=self.job.metadata.image_uuid or "",
+            image_uuid=self.job.metadata.image_uuid,
             seed=self.job.metadata.seed,
             cost=self.job.cost,
             uri=self.stored.uri,

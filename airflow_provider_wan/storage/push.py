@@ -78,7 +78,7 @@ class ConfirmedImage:
         return ImageLine(
             item_key=self.image.item_key,
             task_uuid=meta.task_uuid,
-            image_uuid=meta.image_uuid or "",
+            image_uuid=meta.image_uuid,
             seed=meta.seed,
             cost=self.image.cost,
             uri=self.stored.uri,

@@ -149,3 +149,9 @@ def test_summary_is_small_and_json_native() -> None:
     ]
     assert summarize(lines) == {"images": 2, "failures": 1, "bytes": 9134, "cost": 0.07}
     json.dumps(summarize(lines))
+
+
+def test_images_without_a_uuid_are_deduplicated_by_uri_not_merged() -> None:
+    a = _image("a", "x", "gs://bkt/a.jpg").model_copy(update={"image_uuid": None})
+    b = _image("b", "x", "gs://bkt/b.jpg").model_copy(update={"image_uuid": None})
+    assert [line.uri for line in loads(dumps([a, b, a]))] == ["gs://bkt/a.jpg", "gs://bkt/b.jpg"]
