@@ -1,4 +1,4 @@
-"""Provider metadata read by Airflow's providers manager (the ``apache_airflow_provider`` entry point)."""
+"""Provider metadata for the providers manager (the ``apache_airflow_provider`` entry point)."""
 
 from __future__ import annotations
 
