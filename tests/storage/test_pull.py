@@ -16,6 +16,7 @@ from airflow_provider_wan.storage.errors import (
     InvalidImageError,
     ObjectNotFoundError,
     TransientDownloadError,
+    TransientStorageError,
     UntrustedSourceError,
 )
 from airflow_provider_wan.storage.local import LocalStore
@@ -324,3 +325,29 @@ def test_many_images_with_bounded_concurrency_keep_their_order(
     assert report.ok
     assert [p.job.item_key for p in report.stored] == [f"k{i:02d}" for i in range(40)]
     assert "pulled 40 images" in caplog.text
+
+
+class _FirstWriteFails(LocalStore):
+    """A real LocalStore whose first write fails the way a 503 from a bucket would."""
+
+    def __init__(self) -> None:
+        self.writes = 0
+
+    def write(self, *args: object, **kwargs: object) -> object:  # type: ignore[override]
+        self.writes += 1
+        if self.writes == 1:
+            raise TransientStorageError("503 Service Unavailable (injected)")
+        return super().write(*args, **kwargs)  # type: ignore[arg-type]
+
+
+def test_a_transient_store_error_retries_the_write_without_downloading_again(
+    local_destination: LocalDestination, image_server: ImageServer
+) -> None:
+    data = make_image(seed=21)
+    url = image_server.add("/once.png", data)
+    store = _FirstWriteFails()
+    with _puller(store, image_server) as puller:
+        pulled = puller.pull_one(_job(url, local_destination.uri("once.png")))
+    assert (pulled.download_attempts, pulled.write_attempts) == (1, 2)
+    assert image_server.hits("/once.png") == 1
+    assert (local_destination.root / "once.png").read_bytes() == data

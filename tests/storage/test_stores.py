@@ -120,3 +120,39 @@ def test_local_write_leaves_no_partial_file_and_reuses_a_stale_one(
 def test_local_store_cannot_presign(local_destination: LocalDestination) -> None:
     with pytest.raises(UnsupportedOperationError, match="push mode needs"):
         LocalStore().presign_put(local_destination.uri("x.png"), expires=timedelta(minutes=5))
+
+
+def _closed_port_endpoint() -> str:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def test_an_unreachable_s3_endpoint_is_a_transient_error() -> None:
+    from airflow_provider_wan.storage.errors import TransientStorageError
+    from airflow_provider_wan.storage.s3 import S3Store, create_s3_client
+
+    client = create_s3_client(
+        aws_access_key_id="AKIAX",
+        aws_secret_access_key="secret",
+        region_name="us-east-1",
+        endpoint_url=_closed_port_endpoint(),
+        connect_timeout=1,
+    )
+    with pytest.raises(TransientStorageError, match="connection to S3 failed") as caught:
+        S3Store(client).write_bytes("s3://bucket/x.png", b"x", content_type="image/png")
+    assert caught.value.retryable
+
+
+def test_an_unreachable_gcs_endpoint_is_a_transient_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from airflow_provider_wan.storage.errors import TransientStorageError
+    from airflow_provider_wan.storage.gcs import GcsStore, create_gcs_client
+
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", _closed_port_endpoint())
+    with pytest.raises(TransientStorageError):
+        GcsStore(create_gcs_client()).write_bytes(
+            "gs://bucket/x.png", b"x", content_type="image/png"
+        )
