@@ -102,10 +102,15 @@ def check_event(
 
 @dataclass(frozen=True)
 class TaskRef:
-    """What a task UUID stands for: the item it renders and the images it will produce."""
+    """What a task UUID stands for: the item it renders and the images it will produce.
+
+    :param first_index: the index of its first image within the item (a request split into
+        single-image tasks, as push mode does, numbers them 0, 1, 2...).
+    """
 
     item_key: str
     expected_images: int | None = None
+    first_index: int = 0
 
 
 def summarize(event: Mapping[str, Any], refs: Mapping[str, TaskRef]) -> dict[str, Any]:
@@ -120,8 +125,9 @@ def summarize(event: Mapping[str, Any], refs: Mapping[str, TaskRef]) -> dict[str
     images = []
     for task_uuid, group in by_task.items():
         ref = refs.get(task_uuid, TaskRef(item_key=task_uuid))
-        for index, image in enumerate(sorted(group, key=lambda i: str(i["image_uuid"]))):
-            images.append({"item_key": ref.item_key, "index": index, **image})
+        ordered = sorted(group, key=lambda i: str(i["image_uuid"]))
+        for position, image in enumerate(ordered):
+            images.append({"item_key": ref.item_key, "index": ref.first_index + position, **image})
     failures = [
         {"item_key": refs.get(uuid, TaskRef(uuid)).item_key, "task_uuid": uuid, **brief}
         for uuid, brief in event.get("failures", {}).items()

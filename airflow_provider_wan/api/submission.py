@@ -12,7 +12,7 @@ result index). Its task UUID is derived from the identity and a *generation* num
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from airflow_provider_wan.api.client import RunwareClient
@@ -22,6 +22,9 @@ from airflow_provider_wan.api.uuids import derive_task_uuid
 
 log = logging.getLogger(__name__)
 
+Preparer = Callable[["PlannedTask", ImageInference], ImageInference]
+"""Turns a task about to be sent into the task to send (see :func:`submit_planned`)."""
+
 MAX_GENERATIONS = 10
 """How many times one task may be redone after failures (each needs a failed predecessor)."""
 
@@ -30,7 +33,7 @@ MAX_GENERATIONS = 10
 class PlannedTask:
     """A task to submit, without its UUID, and the identity its UUIDs derive from."""
 
-    identity: tuple[Hashable, ...]
+    identity: tuple[str | int, ...]
     task: ImageInference
 
     def uuid(self, generation: int) -> str:
@@ -50,7 +53,7 @@ class Submission:
     :ivar rejected: task UUID -> the error the API refused the task with.
     """
 
-    uuids: dict[tuple[Hashable, ...], str] = field(default_factory=dict)
+    uuids: dict[tuple[str | int, ...], str] = field(default_factory=dict)
     accepted: list[str] = field(default_factory=list)
     reused: list[str] = field(default_factory=list)
     regenerated: list[str] = field(default_factory=list)
@@ -62,11 +65,13 @@ def submit_planned(
     planned: Sequence[PlannedTask],
     *,
     max_generations: int = MAX_GENERATIONS,
-    prepare: Callable[[ImageInference], ImageInference] | None = None,
+    prepare: Preparer | None = None,
 ) -> Submission:
     """Submit *planned* tasks idempotently (see the module's description).
 
-    :param prepare: applied to each task before it is sent (e.g. to set ``deliveryMethod``).
+    :param prepare: called with the planned task and the task about to be sent (with its UUID);
+        returns the task to send (e.g. with ``deliveryMethod`` or an ``uploadEndpoint`` set).
+        Tasks the API already holds are not sent, so are not prepared.
     """
     outcome = Submission()
     todo = list(planned)
@@ -77,7 +82,7 @@ def submit_planned(
         tasks = []
         for task_uuid, item in by_uuid.items():
             task = item.task.model_copy(update={"task_uuid": task_uuid})
-            tasks.append(prepare(task) if prepare else task)
+            tasks.append(prepare(item, task) if prepare else task)
         result = client.submit(tasks, raise_on_rejection=False)
         for task_uuid in result.accepted:
             outcome.uuids[by_uuid[task_uuid].identity] = task_uuid

@@ -99,6 +99,13 @@ class RunwareSettings:
             batch_size=batch_size,
         )
 
+    @property
+    def image_origin(self) -> str:
+        """The origin of the endpoint (``scheme://host:port``): where an emulator serves images."""
+        parts = urlsplit(self.base_url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+        return f"{parts.scheme}://{parts.hostname}:{port}"
+
     def client_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for :class:`RunwareClient` and :class:`AsyncRunwareClient`."""
         return {

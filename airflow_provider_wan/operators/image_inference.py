@@ -13,14 +13,23 @@ from airflow.sdk.exceptions import AirflowFailException
 
 from airflow_provider_wan.api.errors import InvalidRequestError, Problem
 from airflow_provider_wan.api.inference import ImageInference
+from airflow_provider_wan.api.results import ImageResult
 from airflow_provider_wan.api.submission import (
     MAX_GENERATIONS,
     PlannedTask,
+    Preparer,
     Submission,
     submit_planned,
 )
 from airflow_provider_wan.api.tracking import PollSchedule
 from airflow_provider_wan.api.validation import parse_inference
+from airflow_provider_wan.delivery import (
+    Delivery,
+    UploadMode,
+    failure_lines,
+    item_key_of,
+    result_index_of,
+)
 from airflow_provider_wan.hooks.runware import RunwareHook
 from airflow_provider_wan.outcome import (
     ProgressLog,
@@ -31,6 +40,7 @@ from airflow_provider_wan.outcome import (
     results_event,
     summarize,
 )
+from airflow_provider_wan.storage import InvalidDestinationError, NameCollisionError, ObjectStore
 from airflow_provider_wan.triggers.image_results import WanImageResultsTrigger
 
 ITEM_KEY = "item_key"
@@ -97,6 +107,14 @@ class WanImageInferenceOperator(BaseOperator):
     :param max_poll_interval: the longest wait between two polls.
     :param allow_failures: failed tasks to tolerate: a count, or a share of the tasks as a
         float below 1 (``0.05``). Tolerated failures are listed in the summary.
+    :param destination: where to store every image: a ``gs://``, ``s3://`` or ``file://`` URI
+        template with per-image fields ``{item_key}``, ``{index}``, ``{image_uuid}``,
+        ``{task_uuid}``, ``{seed}``, ``{ext}`` (and Jinja for run fields). Without it, images
+        stay on Runware's URLs. (templated)
+    :param upload_mode: ``pull`` (the worker streams and verifies each image) or ``push``
+        (Runware PUTs each image to a presigned URL; requests are split into one task per image).
+    :param gcp_conn_id: the Google Cloud connection for ``gs://`` destinations.
+    :param aws_conn_id: the AWS connection for ``s3://`` destinations.
     """
 
     template_fields: Sequence[str] = (
@@ -111,6 +129,7 @@ class WanImageInferenceOperator(BaseOperator):
         "output_quality",
         "requests",
         "runware_conn_id",
+        "destination",
     )
     template_fields_renderers = {"requests": "json", "reference_images": "json"}
     ui_color = "#e8f0ff"
@@ -139,9 +158,17 @@ class WanImageInferenceOperator(BaseOperator):
         poll_interval: float = 1.0,
         max_poll_interval: float = 10.0,
         allow_failures: int | float = 0,
+        destination: str | None = None,
+        upload_mode: UploadMode = "pull",
+        gcp_conn_id: str = "google_cloud_default",
+        aws_conn_id: str = "aws_default",
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        self.destination = destination
+        self.upload_mode = upload_mode
+        self.gcp_conn_id = gcp_conn_id
+        self.aws_conn_id = aws_conn_id
         self.prompt = prompt
         self.negative_prompt = negative_prompt
         self.width = width
@@ -227,25 +254,54 @@ class WanImageInferenceOperator(BaseOperator):
         return built
 
     def plan(self, context: Context) -> list[PlannedTask]:
-        """The planned tasks, each with the identity its task UUIDs derive from."""
+        """The planned tasks, each with the identity its task UUIDs derive from.
+
+        The identity is (dag, run, task, map index, item key, result index). In push mode a
+        request for n images becomes n single-image tasks (one upload URL each).
+        """
         ti = context["ti"]
-        base = (ti.dag_id, ti.run_id, ti.task_id, ti.map_index)
+        map_index = ti.map_index if ti.map_index is not None else -1
+        base = (ti.dag_id, ti.run_id, ti.task_id, map_index)
         try:
             requests = self.build_requests()
-        except InvalidRequestError as error:
+            delivery = self.delivery
+        except (InvalidRequestError, InvalidDestinationError) as error:
             # Bad input does not get better by retrying: fail now, spend nothing.
             raise AirflowFailException(str(error)) from error
-        return [PlannedTask(identity=(*base, key, 0), task=task) for key, task in requests]
+        if delivery is None or delivery.upload_mode == "pull":
+            return [PlannedTask((*base, key, 0), task) for key, task in requests]
+        single = {"number_results": 1}
+        return [
+            PlannedTask((*base, key, n), task.model_copy(update=single))
+            for key, task in requests
+            for n in range(task.expected_images)
+        ]
+
+    @cached_property
+    def delivery(self) -> Delivery | None:
+        """Where the images go, when ``destination`` is set (validated on first use)."""
+        if not self.destination:
+            return None
+        delivery = Delivery(
+            destination=self.destination,
+            upload_mode=self.upload_mode,
+            gcp_conn_id=self.gcp_conn_id,
+            aws_conn_id=self.aws_conn_id,
+            trusted_origins=(self.hook.get_settings().image_origin,),
+        )
+        delivery.template  # noqa: B018 - validate the template now, before any spend
+        return delivery
 
     # --- running --------------------------------------------------------------------------
 
     def execute(self, context: Context) -> dict[str, Any]:
         planned = self.plan(context)
-        submission = submit_planned(
-            self.hook.client,
-            planned,
-            prepare=lambda task: task.model_copy(update={"delivery_method": "async"}),
-        )
+        store = self._check_destination(planned)
+        try:
+            submission = submit_planned(self.hook.client, planned, prepare=self._preparer(store))
+        finally:
+            if store is not None:
+                store.close()
         self._log_submission(submission)
         failed = {
             uuid: {"code": e.code, "message": e.message} for uuid, e in submission.rejected.items()
@@ -256,7 +312,7 @@ class WanImageInferenceOperator(BaseOperator):
             if submission.uuids[item.identity] not in failed
         }
         if not self.wait_for_completion:
-            keys = {submission.uuids[item.identity]: _item_key(item) for item in planned}
+            keys = {submission.uuids[item.identity]: item_key_of(item) for item in planned}
             return {
                 "task_uuids": list(expected),
                 "expected_images": expected,
@@ -288,6 +344,27 @@ class WanImageInferenceOperator(BaseOperator):
         )
         return self._complete(planned, results_event(tracker))
 
+    def _check_destination(self, planned: Sequence[PlannedTask]) -> ObjectStore | None:
+        """Check the names of every image before submission; open the store for push mode."""
+        if self.delivery is None or not planned:
+            return None
+        try:
+            self.delivery.check_names(planned, run_id=str(planned[0].identity[1]))
+        except NameCollisionError as error:
+            raise AirflowFailException(str(error)) from error
+        return self.delivery.open_store() if self.delivery.upload_mode == "push" else None
+
+    def _preparer(self, store: ObjectStore | None) -> Preparer:
+        delivery = self.delivery
+
+        def prepare(item: PlannedTask, task: ImageInference) -> ImageInference:
+            task = task.model_copy(update={"delivery_method": "async"})
+            if store is not None and delivery is not None:
+                task = delivery.presign(store, item, task)
+            return task
+
+        return prepare
+
     def _log_submission(self, submission: Submission) -> None:
         self.log.info(
             "Runware holds %d task(s): %d submitted now, %d already submitted before (not paid "
@@ -313,12 +390,20 @@ class WanImageInferenceOperator(BaseOperator):
     ) -> dict[str, Any]:
         # Which UUID a task ended up with depends on earlier failures; every generation's UUID
         # is derived again here, so nothing has to travel through the deferral.
-        refs = {
-            item.uuid(generation): TaskRef(_item_key(item), item.task.expected_images)
+        by_uuid = {
+            item.uuid(generation): item
             for item in planned
             for generation in range(MAX_GENERATIONS + 1)
         }
+        refs = {
+            uuid: TaskRef(item_key_of(item), item.task.expected_images, result_index_of(item))
+            for uuid, item in by_uuid.items()
+        }
         summary = summarize(check_event(event, refs, count=len(planned)), refs)
+        if self.delivery is not None and planned:
+            self._deliver(summary, by_uuid, planned[0])
+        else:
+            enforce_failure_policy(summary, self.allow_failures)
         totals = summary["totals"]
         self.log.info(
             "Done: %d image(s) from %d task(s), %d failed, %.2f USD",
@@ -327,9 +412,44 @@ class WanImageInferenceOperator(BaseOperator):
             totals["failed"],
             totals["cost"],
         )
-        enforce_failure_policy(summary, self.allow_failures)
         return summary
 
+    def _deliver(
+        self, summary: dict[str, Any], by_uuid: Mapping[str, PlannedTask], first: PlannedTask
+    ) -> None:
+        """Store every image, apply the failure policy, then write the manifest, last."""
+        delivery = self.delivery
+        if delivery is None:
+            return
+        inline = self._inline_results(summary, by_uuid)
+        store = delivery.open_store()
+        try:
+            delivered = delivery.store_images(store, summary["images"], by_uuid, inline)
+            for image in summary["images"]:
+                image["uri"] = delivered.uris.get(image["image_uuid"])
+            summary["failures"] += delivered.failures
+            summary["totals"]["failed"] = len(summary["failures"])
+            summary["totals"]["stored"] = len(delivered.uris)
+            enforce_failure_policy(summary, self.allow_failures)
+            lines = [*delivered.lines, *failure_lines(summary["failures"], runware_only=True)]
+            uri = delivery.manifest_uri(str(first.identity[1]), int(first.identity[3]))
+            summary["manifest"] = delivery.write_manifest(store, uri, lines)
+        finally:
+            store.close()
+        self.log.info("Stored %d image(s); manifest: %s", len(delivered.uris), summary["manifest"])
 
-def _item_key(item: PlannedTask) -> str:
-    return str(item.identity[4])
+    def _inline_results(
+        self, summary: Mapping[str, Any], by_uuid: Mapping[str, PlannedTask]
+    ) -> dict[str, ImageResult]:
+        """Images whose bytes travel inline are fetched again here: events never carry them."""
+        inline_tasks = sorted(
+            {
+                image["task_uuid"]
+                for image in summary["images"]
+                if by_uuid[image["task_uuid"]].task.effective_output_type != "URL"
+            }
+        )
+        if not inline_tasks:
+            return {}
+        update = self.hook.client.poll(inline_tasks)
+        return {image.image_uuid: image for image in update.images if image.has_inline_data}
