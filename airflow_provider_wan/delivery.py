@@ -104,6 +104,11 @@ class Delivery:
     def template(self) -> DestinationTemplate:
         """The validated template (raises :class:`InvalidDestinationError`)."""
         template = DestinationTemplate(self.destination)
+        if self.upload_mode == "push" and template.scheme == "file":
+            raise InvalidDestinationError(
+                "push mode needs a gs:// or s3:// destination (Runware cannot PUT to a local "
+                f"path); {self.destination!r} is file://: use upload_mode='pull'"
+            )
         if self.upload_mode == "push" and not template.known_before_submission:
             raise InvalidDestinationError(
                 f"push mode needs names known before submission: {self.destination!r} uses "
