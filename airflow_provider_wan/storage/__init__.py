@@ -9,6 +9,7 @@ connections into stores. The backends live in :mod:`.local`, :mod:`.gcs` and :mo
 
 from __future__ import annotations
 
+from airflow_provider_wan.api.redaction import redact_text, redact_url
 from airflow_provider_wan.storage.base import ObjectStore, PresignedURL, StoredObject
 from airflow_provider_wan.storage.checksums import Checksums
 from airflow_provider_wan.storage.errors import (
@@ -62,7 +63,6 @@ from airflow_provider_wan.storage.push import (
     confirm_pushed,
     presign_uploads,
 )
-from airflow_provider_wan.storage.redaction import redact_text, redact_url
 from airflow_provider_wan.storage.uri import StorageURI, parse_uri
 
 __all__ = [

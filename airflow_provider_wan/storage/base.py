@@ -15,12 +15,12 @@ from datetime import datetime, timedelta, timezone
 from types import TracebackType
 from typing import BinaryIO, NoReturn, Protocol, runtime_checkable
 
+from airflow_provider_wan.api.redaction import redact_url
 from airflow_provider_wan.storage.checksums import Checksums, hash_stream
 from airflow_provider_wan.storage.errors import (
     InvalidDestinationError,
     StorageConfigurationError,
 )
-from airflow_provider_wan.storage.redaction import redact_url
 from airflow_provider_wan.storage.uri import StorageURI, as_uri
 
 MAX_PRESIGN_EXPIRY = timedelta(days=7)

@@ -3,7 +3,7 @@
 Every error is a :class:`StorageError`. ``retryable`` says whether trying the same operation
 again may succeed (a dropped connection, a truncated download, a 503); ``code`` is a short
 camelCase name fit for a manifest's failure line. Messages pass through
-:func:`~airflow_provider_wan.storage.redaction.redact_text`, so a presigned URL, a signature or
+:func:`~airflow_provider_wan.api.redaction.redact_text`, so a presigned URL, a signature or
 inline image data never reaches a log or a traceback through this package's exceptions.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from airflow_provider_wan.storage.redaction import redact_text, redact_url
+from airflow_provider_wan.api.redaction import redact_text, redact_url
 
 
 class StorageError(Exception):

@@ -32,9 +32,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
+from airflow_provider_wan.api.redaction import redact_text
 from airflow_provider_wan.storage.base import MANIFEST_CONTENT_TYPE, ObjectStore, StoredObject
 from airflow_provider_wan.storage.errors import InvalidDestinationError, StorageError
-from airflow_provider_wan.storage.redaction import redact_text
 from airflow_provider_wan.storage.uri import StorageURI, as_uri, parse_uri
 
 MANIFEST_DIR = "_manifests"

@@ -34,6 +34,7 @@ from typing import IO, Any
 
 import httpx
 
+from airflow_provider_wan.api.redaction import redact_url
 from airflow_provider_wan.api.retry import RetryPolicy
 from airflow_provider_wan.storage.base import ObjectStore, StoredObject
 from airflow_provider_wan.storage.checksums import (
@@ -56,7 +57,6 @@ from airflow_provider_wan.storage.errors import (
 from airflow_provider_wan.storage.formats import ImageFormat, format_from_pillow, image_format
 from airflow_provider_wan.storage.manifest import FailureLine, ImageLine
 from airflow_provider_wan.storage.metadata import ImageMetadata
-from airflow_provider_wan.storage.redaction import redact_url
 from airflow_provider_wan.storage.retrying import DEFAULT_STORAGE_RETRY, call_with_retry
 from airflow_provider_wan.storage.uri import StorageURI, as_uri
 

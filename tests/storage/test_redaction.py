@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 import pytest
 
+from airflow_provider_wan.api.redaction import redact_text, redact_url
 from airflow_provider_wan.storage.base import PresignedURL
 from airflow_provider_wan.storage.errors import StorageError
-from airflow_provider_wan.storage.redaction import redact_text, redact_url
 
 SIGNED = (
     "https://bucket.s3.amazonaws.com/a/b.png?X-Amz-Algorithm=AWS4-HMAC-SHA256"
