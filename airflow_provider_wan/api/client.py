@@ -14,7 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -44,12 +44,14 @@ from airflow_provider_wan.api.tracking import PollSchedule, ResultsTracker, wait
 from airflow_provider_wan.api.validation import check_unique_task_uuids, parse_inferences
 
 T = TypeVar("T")
+H = TypeVar("H", httpx.Client, httpx.AsyncClient)
 TaskLike = ImageInference | Mapping[str, Any]
 ProgressCallback = Callable[[ResultsTracker, int], None]
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_BATCH_SIZE = 50
 DEFAULT_POLL_BATCH_SIZE = 100
+DEFAULT_WAIT = 1200.0
 
 
 def _with_uuids(tasks: Iterable[TaskLike]) -> list[ImageInference]:
@@ -62,19 +64,23 @@ def _with_uuids(tasks: Iterable[TaskLike]) -> list[ImageInference]:
     return models
 
 
-class _Plans:
-    """What both clients know: configuration, and every procedure as a plan."""
+class _Plans(Generic[H]):
+    """What both clients know: configuration, and every procedure as a plan.
+
+    :param http_client: an httpx client of the face's kind to use instead of its own.
+    """
 
     def __init__(
         self,
         api_key: str,
         *,
-        base_url: str,
-        timeout: float,
-        retry: RetryPolicy,
-        batch_size: int,
-        poll_batch_size: int,
-        seed: int | None,
+        base_url: str = c.DEFAULT_BASE_URL,
+        timeout: float = DEFAULT_TIMEOUT,
+        retry: RetryPolicy | None = None,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        poll_batch_size: int = DEFAULT_POLL_BATCH_SIZE,
+        seed: int | None = None,
+        http_client: H | None = None,
     ) -> None:
         if not api_key:
             raise ValueError("an API key is required (Runware's dashboard issues them)")
@@ -82,7 +88,7 @@ class _Plans:
             raise ValueError("batch sizes must be at least 1")
         self.base_url = base_url
         self.timeout = timeout
-        self.retry = retry
+        self.retry = retry or RetryPolicy()
         self.batch_size = batch_size
         self.poll_batch_size = poll_batch_size
         self._rng = random.Random(seed)
@@ -93,6 +99,12 @@ class _Plans:
             "Accept": "application/json",
             "User-Agent": f"airflow-provider-wan/{__version__}",
         }
+        self._owns_http = http_client is None
+        self._http: H = http_client if http_client is not None else self._new_http()
+
+    def _new_http(self) -> H:
+        """The face's own pooled httpx client (one connection)."""
+        raise NotImplementedError
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
@@ -131,16 +143,25 @@ class _Plans:
         self,
         expected: Mapping[str, int | None],
         *,
-        deadline: float,
-        schedule: PollSchedule,
-        on_update: ProgressCallback | None,
+        timeout: float = DEFAULT_WAIT,
+        deadline: float | None = None,
+        schedule: PollSchedule | None = None,
+        on_update: ProgressCallback | None = None,
         failed: Mapping[str, TaskError] | None = None,
     ) -> Plan[ResultsTracker]:
-        """Poll until every task in *expected* is terminal or *deadline* (epoch seconds)."""
+        """Poll until every task in *expected* is terminal, or the deadline passes.
+
+        :param deadline: epoch seconds; ``timeout`` seconds from now when not given.
+        :param failed: tasks already known to have failed, reported with the others.
+        """
         tracker = ResultsTracker(expected, failed)
         return (
             yield from wait_steps(
-                tracker, self.poll_plan, schedule=schedule, deadline=deadline, on_update=on_update
+                tracker,
+                self.poll_plan,
+                schedule=schedule or PollSchedule(),
+                deadline=deadline if deadline is not None else time.time() + timeout,
+                on_update=on_update,
             )
         )
 
@@ -180,7 +201,7 @@ class _Plans:
         return tracker.images()
 
 
-class RunwareClient(_Plans):
+class RunwareClient(_Plans[httpx.Client]):
     """A synchronous Runware client with one pooled connection.
 
     :param api_key: the Runware API key (sent as a bearer token; never logged or shown).
@@ -193,31 +214,8 @@ class RunwareClient(_Plans):
     :param http_client: an ``httpx.Client`` to use instead of the client's own.
     """
 
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str = c.DEFAULT_BASE_URL,
-        timeout: float = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        poll_batch_size: int = DEFAULT_POLL_BATCH_SIZE,
-        seed: int | None = None,
-        http_client: httpx.Client | None = None,
-    ) -> None:
-        super().__init__(
-            api_key,
-            base_url=base_url,
-            timeout=timeout,
-            retry=retry or RetryPolicy(),
-            batch_size=batch_size,
-            poll_batch_size=poll_batch_size,
-            seed=seed,
-        )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.Client(
-            timeout=self._http_timeout(), limits=httpx.Limits(max_connections=1)
-        )
+    def _new_http(self) -> httpx.Client:
+        return httpx.Client(timeout=self._http_timeout(), limits=httpx.Limits(max_connections=1))
 
     def run(self, plan: Plan[T]) -> T:
         """Carry out a plan: post what it sends, sleep when it waits, return what it returns."""
@@ -260,27 +258,26 @@ class RunwareClient(_Plans):
         self,
         expected: Mapping[str, int | None],
         *,
-        timeout: float = 1200.0,
+        timeout: float = DEFAULT_WAIT,
         deadline: float | None = None,
         schedule: PollSchedule | None = None,
         on_update: ProgressCallback | None = None,
         failed: Mapping[str, TaskError] | None = None,
     ) -> ResultsTracker:
-        """Poll until every task is done or the deadline (epoch seconds) or timeout passes.
-
-        :param failed: tasks already known to have failed, reported with the others.
-        """
-        return self.run(
-            self.wait_plan(
-                expected,
-                deadline=deadline if deadline is not None else time.time() + timeout,
-                schedule=schedule or PollSchedule(),
-                on_update=on_update,
-                failed=failed,
-            )
+        """Poll until every task is done or the deadline passes; see :meth:`wait_plan`."""
+        plan = self.wait_plan(
+            expected,
+            timeout=timeout,
+            deadline=deadline,
+            schedule=schedule,
+            on_update=on_update,
+            failed=failed,
         )
+        return self.run(plan)
 
-    def generate(self, tasks: Iterable[TaskLike], *, timeout: float = 1200.0) -> list[ImageResult]:
+    def generate(
+        self, tasks: Iterable[TaskLike], *, timeout: float = DEFAULT_WAIT
+    ) -> list[ImageResult]:
         """Submit *tasks* for asynchronous delivery, wait, and return every image.
 
         :raises TaskFailedError: when a task fails or time runs out.
@@ -322,35 +319,14 @@ class RunwareClient(_Plans):
         self.close()
 
 
-class AsyncRunwareClient(_Plans):
+class AsyncRunwareClient(_Plans[httpx.AsyncClient]):
     """The asynchronous face of :class:`RunwareClient`, for triggers and asyncio code.
 
     Takes the same arguments (with ``http_client`` an ``httpx.AsyncClient``).
     """
 
-    def __init__(
-        self,
-        api_key: str,
-        *,
-        base_url: str = c.DEFAULT_BASE_URL,
-        timeout: float = DEFAULT_TIMEOUT,
-        retry: RetryPolicy | None = None,
-        batch_size: int = DEFAULT_BATCH_SIZE,
-        poll_batch_size: int = DEFAULT_POLL_BATCH_SIZE,
-        seed: int | None = None,
-        http_client: httpx.AsyncClient | None = None,
-    ) -> None:
-        super().__init__(
-            api_key,
-            base_url=base_url,
-            timeout=timeout,
-            retry=retry or RetryPolicy(),
-            batch_size=batch_size,
-            poll_batch_size=poll_batch_size,
-            seed=seed,
-        )
-        self._owns_http = http_client is None
-        self._http = http_client or httpx.AsyncClient(
+    def _new_http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(
             timeout=self._http_timeout(), limits=httpx.Limits(max_connections=1)
         )
 
@@ -390,25 +366,25 @@ class AsyncRunwareClient(_Plans):
         self,
         expected: Mapping[str, int | None],
         *,
-        timeout: float = 1200.0,
+        timeout: float = DEFAULT_WAIT,
         deadline: float | None = None,
         schedule: PollSchedule | None = None,
         on_update: ProgressCallback | None = None,
         failed: Mapping[str, TaskError] | None = None,
     ) -> ResultsTracker:
-        """Poll until every task is done or the deadline passes; see :meth:`RunwareClient.wait`."""
-        return await self.run(
-            self.wait_plan(
-                expected,
-                deadline=deadline if deadline is not None else time.time() + timeout,
-                schedule=schedule or PollSchedule(),
-                on_update=on_update,
-                failed=failed,
-            )
+        """Poll until every task is done or the deadline passes; see :meth:`wait_plan`."""
+        plan = self.wait_plan(
+            expected,
+            timeout=timeout,
+            deadline=deadline,
+            schedule=schedule,
+            on_update=on_update,
+            failed=failed,
         )
+        return await self.run(plan)
 
     async def generate(
-        self, tasks: Iterable[TaskLike], *, timeout: float = 1200.0
+        self, tasks: Iterable[TaskLike], *, timeout: float = DEFAULT_WAIT
     ) -> list[ImageResult]:
         """Submit, wait and return every image; see :meth:`RunwareClient.generate`."""
         models = [t.model_copy(update={"delivery_method": "async"}) for t in _with_uuids(tasks)]
