@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import uuid
@@ -11,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_wan.api import DEFAULT_BASE_URL
+from airflow_provider_wan.emulator import EmulatorServer
 from airflow_provider_wan.hooks.runware import RunwareHook, base_url_of
+from tests.fixtures.runware_emulator import EMULATOR_API_KEY
 from tests.fixtures.scripted_server import Reply, ScriptedServer
 
 KEY = "rw-hook-test-key-5c0ffee"
@@ -135,23 +138,27 @@ def airflow_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[
 
 
 def test_airflow_cli_lists_the_provider_and_hook_and_tests_the_connection(
-    scripted_server: ScriptedServer, tmp_path: Path
+    emulator: EmulatorServer, tmp_path: Path
 ) -> None:
-    import os
-
     env = {
         **os.environ,
         "AIRFLOW_HOME": str(tmp_path),
         "AIRFLOW__CORE__TEST_CONNECTION": "Enabled",
         "AIRFLOW_CONN_RUNWARE_DEFAULT": json.dumps(
-            {"conn_type": "runware", "host": scripted_server.url, "password": KEY}
+            {"conn_type": "runware", "host": emulator.base_url, "password": EMULATOR_API_KEY}
+        ),
+        "AIRFLOW_CONN_RUNWARE_WRONG": json.dumps(
+            {"conn_type": "runware", "host": emulator.base_url, "password": KEY}
         ),
     }
     providers = airflow_cli("providers", "list", env=env)
     assert "airflow-provider-wan" in providers.stdout, providers.stderr
     hooks = airflow_cli("providers", "hooks", env=env)
     assert "airflow_provider_wan.hooks.runware.RunwareHook" in hooks.stdout
-    scripted_server.play(Reply(body={"data": [], "errors": [{"code": "taskNotFound"}]}))
     tested = airflow_cli("connections", "test", "runware_default", env=env)
     assert "Connection success!" in tested.stdout, tested.stdout + tested.stderr
-    assert KEY not in tested.stdout + tested.stderr
+    assert EMULATOR_API_KEY not in tested.stdout + tested.stderr
+    wrong = airflow_cli("connections", "test", "runware_wrong", env=env)
+    assert "Connection failed!" in wrong.stdout and "invalidApiKey" in wrong.stdout
+    assert KEY not in wrong.stdout + wrong.stderr
+    assert emulator.stats()["tasks_accepted"] == 0  # testing a connection costs nothing
