@@ -55,8 +55,15 @@ def result_index_of(item: PlannedTask) -> int:
     return int(item.identity[RESULT_INDEX])
 
 
-def _hash_of(task: ImageInference) -> str:
-    return prompt_hash(task.positive_prompt, task.negative_prompt)
+def _metadata(image: Mapping[str, Any], item: PlannedTask) -> ImageMetadata:
+    """The provenance stored with an image: task, image, seed, and a hash of its prompt."""
+    task = item.task
+    return ImageMetadata(
+        image["task_uuid"],
+        image["image_uuid"],
+        image["seed"],
+        prompt_hash(task.positive_prompt, task.negative_prompt),
+    )
 
 
 def _name(item: PlannedTask, index: int, **known: Any) -> ImageName:
@@ -195,9 +202,7 @@ class Delivery:
                     source=source,
                     destination=self.template.render(name),
                     output_format=item.task.effective_output_format,
-                    metadata=ImageMetadata(
-                        image["task_uuid"], image["image_uuid"], image["seed"], _hash_of(item.task)
-                    ),
+                    metadata=_metadata(image, item),
                     cost=image["cost"],
                 )
             )
@@ -230,9 +235,7 @@ class Delivery:
                     item_key=image["item_key"],
                     uri=uri,
                     output_format=item.task.effective_output_format,
-                    metadata=ImageMetadata(
-                        image["task_uuid"], image["image_uuid"], image["seed"], _hash_of(item.task)
-                    ),
+                    metadata=_metadata(image, item),
                     width=item.task.width,
                     height=item.task.height,
                     cost=image["cost"],
