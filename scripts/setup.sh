@@ -8,4 +8,4 @@ if ! command -v uv >/dev/null 2>&1; then
   python3 -m pip install --quiet --disable-pip-version-check uv
 fi
 # Exactly the tested set of packages, from uv.lock; fails if pyproject.toml and the lock disagree.
-uv sync --frozen --extra dev --extra s3 --quiet
+uv sync --frozen --extra dev --extra s3 --extra bench --quiet
