@@ -376,7 +376,7 @@ def read_submission(tasks: Sequence[ImageInference], envelope: Envelope) -> Subm
     result = SubmitResult()
     for item in envelope.data:
         if item.get("imageUUID") and item.get("taskUUID") in uuids:
-            result.results.append(ImageResult.model_validate(item))
+            result.results.append(_read_item(ImageResult, item))
     for uuid in uuids:
         error = errors.get(uuid)
         if error is None:
@@ -430,6 +430,20 @@ class PollUpdate:
         self.failed.update(other.failed)
 
 
+M = TypeVar("M", ImageResult, TaskError)
+
+
+def _read_item(model: type[M], item: Mapping[str, Any]) -> M:
+    """One data item as *model*; a field of the wrong type is the API's fault: ProtocolError."""
+    try:
+        return model.model_validate(item)
+    except ValidationError:
+        raise ProtocolError(
+            f"Unreadable {model.__name__} for task {item.get('taskUUID')}: "
+            f"{excerpt(json.dumps(item))}"
+        ) from None
+
+
 def read_poll(task_uuids: Sequence[str], envelope: Envelope) -> PollUpdate:
     """Read a ``getResponse`` answer for *task_uuids*.
 
@@ -445,14 +459,9 @@ def read_poll(task_uuids: Sequence[str], envelope: Envelope) -> PollUpdate:
         if status in _PROCESSING or (not status and not item.get("imageUUID")):
             update.processing.add(uuid)
         elif status == "error":
-            update.failed[uuid] = TaskError.model_validate(item)
+            update.failed[uuid] = _read_item(TaskError, item)
         elif item.get("imageUUID"):
-            try:
-                update.images.append(ImageResult.model_validate(item))
-            except ValidationError:
-                raise ProtocolError(
-                    f"Unreadable result for task {uuid}: {excerpt(json.dumps(item))}"
-                ) from None
+            update.images.append(_read_item(ImageResult, item))
     for uuid, error in _attribute(envelope.errors, list(task_uuids)).items():
         update.failed[uuid] = error
     return update
