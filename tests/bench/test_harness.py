@@ -1,0 +1,95 @@
+"""The benchmark harness runs end to end at a tiny N (CI proves ``python -m bench`` works)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from airflow_provider_wan.api.tracking import PollSchedule
+from airflow_provider_wan.triggers.image_results import WanImageResultsTrigger
+from bench import report
+
+ROOT = Path(__file__).resolve().parents[2]
+N = 6
+
+
+def test_the_provider_benchmark_waits_with_the_triggers_default_schedule() -> None:
+    # bench/clients.py uses PollSchedule() for "this provider": it must be the trigger's.
+    trigger = WanImageResultsTrigger(runware_conn_id="x", expected_images={}, deadline=0)
+    assert trigger.schedule == PollSchedule()
+
+
+@pytest.fixture(scope="module")
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    out = tmp_path_factory.mktemp("bench")
+    docs = out / "benchmarks.md"
+    docs.write_text(
+        f"# Benchmarks\n\nwritten by hand\n\n{report.BEGIN}\nold\n{report.END}\n\nafter\n"
+    )
+    command = [
+        sys.executable, "-m", "bench",
+        "--counts", str(N),
+        "--generation-time", "0.2",
+        "--jitter", "0.1",
+        "--waves", "2",
+        "--poke-interval", "0.3",
+        "--width", "768", "--height", "768",
+        "--output", str(out / "results.json"),
+        "--docs", "--docs-path", str(docs), "--charts-dir", str(out / "img"),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads((out / "results.json").read_text()), out
+
+
+def test_every_approach_makes_every_image(bench_run: tuple[dict, Path]) -> None:
+    results, _ = bench_run
+    runs = {run["approach"]: run for run in results["runs"]}
+    assert set(runs) == {"provider", "provider-tuned", "per-image", "sdk"}
+    for run in runs.values():
+        generate = run["phases"][0]
+        assert generate["name"] == "generate"
+        assert generate["images"] == N
+        assert generate["requests_by_task_type"]["imageInference"] >= 1
+        assert generate["cpu_seconds"] > 0 and generate["peak_rss_mib"] > 0
+        assert generate["bytes_sent"] > 0 and generate["bytes_received"] > 0
+        assert (run["capacity"], run["waves"], run["ideal_seconds"]) == (3, 2, 0.4)
+
+
+def test_batching_shows_in_the_request_counts(bench_run: tuple[dict, Path]) -> None:
+    results, _ = bench_run
+    requests = {run["approach"]: run["phases"][0]["requests"] for run in results["runs"]}
+    by_type = {
+        run["approach"]: run["phases"][0]["requests_by_task_type"] for run in results["runs"]
+    }
+    assert by_type["provider"]["imageInference"] == N  # tasks in one submission request...
+    assert by_type["per-image"]["imageInference"] == N
+    assert requests["provider"] < requests["per-image"]  # ...but fewer requests
+    assert requests["provider"] < requests["sdk"]
+
+
+def test_the_provider_stores_every_image_locally_and_in_gcs(bench_run: tuple[dict, Path]) -> None:
+    results, _ = bench_run
+    [provider] = [run for run in results["runs"] if run["approach"] == "provider"]
+    pulls = {phase["name"]: phase for phase in provider["phases"][1:]}
+    assert set(pulls) == {"pull-file", "pull-gs"}
+    for phase in pulls.values():
+        assert (phase["images"], phase["extra"]["failed"]) == (N, 0)
+        assert phase["images_served"] == N  # one download per image
+        assert phase["bytes_received"] >= phase["extra"]["stored_bytes"]
+    assert pulls["pull-gs"]["bytes_sent"] >= pulls["pull-gs"]["extra"]["stored_bytes"]
+
+
+def test_docs_keep_the_hand_written_text_around_fresh_tables(bench_run: tuple[dict, Path]) -> None:
+    _, out = bench_run
+    text = (out / "benchmarks.md").read_text()
+    assert text.startswith("# Benchmarks\n\nwritten by hand\n")
+    assert text.rstrip().endswith("after")
+    assert "old" not in text
+    assert "| N | approach |" in text and "![bench-requests](img/bench-requests.png)" in text
+    charts = sorted(path.name for path in (out / "img").glob("bench-*.png"))
+    assert "bench-requests.png" in charts and "bench-pull-memory.png" in charts
