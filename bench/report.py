@@ -93,13 +93,13 @@ def _pull_phases(runs: Sequence[dict[str, Any]]) -> list[tuple[int, dict[str, An
 def pull_table(runs: Sequence[dict[str, Any]]) -> str:
     lines = [
         "| N | destination | images stored | wall s | images/s | client CPU s | CPU ms/image "
-        "| RSS at start MiB | peak RSS MiB | growth MiB | MB downloaded | MB uploaded |",
+        "| RSS at start MiB | peak RSS MiB | growth MiB | MB received | MB sent |",
         "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for count, phase in _pull_phases(runs):
         images = max(phase["images"], 1)
-        # Downloads come back through the emulator's proxy; uploads leave through the GCS one
-        # (a file:// store writes to disk, not to the network).
+        # Received: mostly the downloads; sent: the GCS uploads (a file:// store writes to
+        # disk, so it sends only its requests' headers).
         lines.append(
             f"| {count:,} | `{phase['name'].removeprefix('pull-')}://` | {phase['images']:,} "
             f"| {_fmt(phase['seconds'], 1)} | {_fmt(phase['images'] / phase['seconds'], 0)} "
@@ -250,7 +250,7 @@ def bar_chart(
     from PIL import Image, ImageDraw
 
     width, height = 900, 420
-    left, right, top, bottom = 90, 20, 50, 80
+    left, right, top, bottom = 90, 110, 50, 80
     image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
     small, normal = _font(12), _font(15)
@@ -315,7 +315,7 @@ def bar_chart(
         for x in range(left, width - right, 12):
             draw.line([(x, y), (x + 6, y)], fill=(0, 0, 0), width=2)
         draw.text(
-            (width - right - 150, y - 17), f"{target_label} {target:g}", fill="black", font=small
+            (width - right + 8, y - 7), f"{target_label} {target:g}", fill="black", font=small
         )
     x = left
     for name, colour, _ in series:
