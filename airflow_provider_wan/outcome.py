@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
 from airflow_provider_wan.api import errors as api_errors
+from airflow_provider_wan.api.client import RunwareClient
 from airflow_provider_wan.api.errors import RunwareAPIError, RunwareError, TaskFailedError
-from airflow_provider_wan.api.results import TaskError
+from airflow_provider_wan.api.results import ImageResult, TaskError
 from airflow_provider_wan.api.tracking import ResultsTracker
 
 log = logging.getLogger(__name__)
@@ -26,17 +27,36 @@ EVENT_STATUSES: tuple[EventStatus, ...] = ("success", "timeout", "error")
 def results_event(tracker: ResultsTracker, *, message: str = "") -> dict[str, Any]:
     """The JSON-native event for a finished wait: ``success`` when every task is terminal.
 
-    Images are described without inline data; failures by code and message only.
+    Small whatever the batch: the task UUIDs, failures by code and message, what is still
+    running, and counts. The images themselves are read by the worker afterwards
+    (:func:`finished_images`), so no URL or inline data passes through the triggerer.
     """
     status: EventStatus = "success" if tracker.done else "timeout"
     return {
         "status": status,
         "message": message or tracker.progress(),
         "task_uuids": list(tracker.expected),
-        "images": [image.summary() for image in tracker.images()],
         "failures": {uuid: _brief(error) for uuid, error in tracker.failures.items()},
         "pending": tracker.pending,
+        "images_ready": tracker.image_count,
+        "cost": tracker.cost,
     }
+
+
+def finished_images(client: RunwareClient, event: Mapping[str, Any]) -> list[ImageResult]:
+    """The images of an event's finished tasks, read with one batched poll on the worker."""
+    failed, pending = set(event.get("failures") or {}), set(event.get("pending") or [])
+    done = [uuid for uuid in event.get("task_uuids") or [] if uuid not in failed | pending]
+    if not done:
+        return []
+    unique = {image.image_uuid: image for image in client.poll(done).images}
+    images = list(unique.values())
+    ready = event.get("images_ready")
+    if isinstance(ready, int) and len(images) < ready:
+        log.warning(
+            "The trigger saw %d image(s) but only %d are still retrievable", ready, len(images)
+        )
+    return images
 
 
 def error_event(error: RunwareError, task_uuids: Sequence[str]) -> dict[str, Any]:
@@ -113,21 +133,25 @@ class TaskRef:
     first_index: int = 0
 
 
-def summarize(event: Mapping[str, Any], refs: Mapping[str, TaskRef]) -> dict[str, Any]:
+def summarize(
+    event: Mapping[str, Any], refs: Mapping[str, TaskRef], images: Sequence[ImageResult]
+) -> dict[str, Any]:
     """The XCom value: every image (with its item key and index), every failure, totals.
 
     Images of one task are numbered 0..n-1 in the order of their image UUIDs, so a rerun that
-    finds the same images numbers them the same way.
+    finds the same images numbers them the same way. Inline image data is left out.
     """
     by_task: dict[str, list[dict[str, Any]]] = {}
-    for image in event.get("images", []):
-        by_task.setdefault(image["task_uuid"], []).append(image)
-    images = []
+    for result in images:
+        by_task.setdefault(result.task_uuid, []).append(result.summary())
+    summaries = []
     for task_uuid, group in by_task.items():
         ref = refs.get(task_uuid, TaskRef(item_key=task_uuid))
         ordered = sorted(group, key=lambda i: str(i["image_uuid"]))
         for position, image in enumerate(ordered):
-            images.append({"item_key": ref.item_key, "index": ref.first_index + position, **image})
+            summaries.append(
+                {"item_key": ref.item_key, "index": ref.first_index + position, **image}
+            )
     failures = [
         {"item_key": refs.get(uuid, TaskRef(uuid)).item_key, "task_uuid": uuid, **brief}
         for uuid, brief in event.get("failures", {}).items()
@@ -141,15 +165,15 @@ def summarize(event: Mapping[str, Any], refs: Mapping[str, TaskRef]) -> dict[str
         }
         for uuid in event.get("pending", [])
     ]
-    cost = round(sum(image.get("cost") or 0.0 for image in images), 6)
+    cost = round(sum(image.get("cost") or 0.0 for image in summaries), 6)
     task_uuids = list(event.get("task_uuids", []))
     return {
         "task_uuids": task_uuids,
-        "images": images,
+        "images": summaries,
         "failures": failures,
         "totals": {
             "tasks": len(task_uuids),
-            "images": len(images),
+            "images": len(summaries),
             "failed": len(failures),
             "cost": cost,
         },

@@ -36,6 +36,7 @@ from airflow_provider_wan.outcome import (
     TaskRef,
     check_event,
     enforce_failure_policy,
+    finished_images,
     known_failures,
     results_event,
     summarize,
@@ -342,7 +343,7 @@ class WanImageInferenceOperator(BaseOperator):
             on_update=ProgressLog(self.log),
             failed=known_failures(failed),
         )
-        return self._complete(planned, results_event(tracker))
+        return self._complete(planned, results_event(tracker), tracker.images())
 
     def _check_destination(self, planned: Sequence[PlannedTask]) -> ObjectStore | None:
         """Check the names of every image before submission; open the store for push mode."""
@@ -386,7 +387,10 @@ class WanImageInferenceOperator(BaseOperator):
         return self._complete(self.plan(context), event)
 
     def _complete(
-        self, planned: Sequence[PlannedTask], event: Mapping[str, Any] | None
+        self,
+        planned: Sequence[PlannedTask],
+        event: Mapping[str, Any] | None,
+        images: Sequence[ImageResult] | None = None,
     ) -> dict[str, Any]:
         # Which UUID a task ended up with depends on earlier failures; every generation's UUID
         # is derived again here, so nothing has to travel through the deferral.
@@ -399,9 +403,13 @@ class WanImageInferenceOperator(BaseOperator):
             uuid: TaskRef(item_key_of(item), item.task.expected_images, result_index_of(item))
             for uuid, item in by_uuid.items()
         }
-        summary = summarize(check_event(event, refs, count=len(planned)), refs)
+        checked = check_event(event, refs, count=len(planned))
+        if images is None:
+            images = finished_images(self.hook.client, checked)
+        summary = summarize(checked, refs, images)
         if self.delivery is not None and planned:
-            self._deliver(summary, by_uuid, planned[0])
+            inline = {image.image_uuid: image for image in images if image.has_inline_data}
+            self._deliver(summary, by_uuid, planned[0], inline)
         else:
             enforce_failure_policy(summary, self.allow_failures)
         totals = summary["totals"]
@@ -415,13 +423,16 @@ class WanImageInferenceOperator(BaseOperator):
         return summary
 
     def _deliver(
-        self, summary: dict[str, Any], by_uuid: Mapping[str, PlannedTask], first: PlannedTask
+        self,
+        summary: dict[str, Any],
+        by_uuid: Mapping[str, PlannedTask],
+        first: PlannedTask,
+        inline: Mapping[str, ImageResult],
     ) -> None:
         """Store every image, apply the failure policy, then write the manifest, last."""
         delivery = self.delivery
         if delivery is None:
             return
-        inline = self._inline_results(summary, by_uuid)
         store = delivery.open_store()
         try:
             delivered = delivery.store_images(store, summary["images"], by_uuid, inline)
@@ -437,19 +448,3 @@ class WanImageInferenceOperator(BaseOperator):
         finally:
             store.close()
         self.log.info("Stored %d image(s); manifest: %s", len(delivered.uris), summary["manifest"])
-
-    def _inline_results(
-        self, summary: Mapping[str, Any], by_uuid: Mapping[str, PlannedTask]
-    ) -> dict[str, ImageResult]:
-        """Images whose bytes travel inline are fetched again here: events never carry them."""
-        inline_tasks = sorted(
-            {
-                image["task_uuid"]
-                for image in summary["images"]
-                if by_uuid[image["task_uuid"]].task.effective_output_type != "URL"
-            }
-        )
-        if not inline_tasks:
-            return {}
-        update = self.hook.client.poll(inline_tasks)
-        return {image.image_uuid: image for image in update.images if image.has_inline_data}

@@ -10,12 +10,14 @@ from typing import Any
 
 from airflow.sdk import BaseSensorOperator, Context, PokeReturnValue, conf
 
+from airflow_provider_wan.api.results import ImageResult
 from airflow_provider_wan.api.tracking import ResultsTracker
 from airflow_provider_wan.hooks.runware import RunwareHook
 from airflow_provider_wan.outcome import (
     TaskRef,
     check_event,
     enforce_failure_policy,
+    finished_images,
     results_event,
     summarize,
 )
@@ -86,9 +88,15 @@ class WanImageResultsSensor(BaseSensorOperator):
         return {uuid: TaskRef(item_keys.get(uuid, uuid), count(uuid)) for uuid in source}
 
     def _summary(
-        self, event: Mapping[str, Any] | None, refs: Mapping[str, TaskRef]
+        self,
+        event: Mapping[str, Any] | None,
+        refs: Mapping[str, TaskRef],
+        images: Sequence[ImageResult] | None = None,
     ) -> dict[str, Any]:
-        summary = summarize(check_event(event, list(refs)), refs)
+        checked = check_event(event, list(refs))
+        if images is None:
+            images = finished_images(self.hook.client, checked)
+        summary = summarize(checked, refs, images)
         enforce_failure_policy(summary, self.allow_failures)
         return summary
 
@@ -101,7 +109,8 @@ class WanImageResultsSensor(BaseSensorOperator):
         self.log.info("%s", tracker.progress())
         if not tracker.done:
             return PokeReturnValue(is_done=False)
-        return PokeReturnValue(is_done=True, xcom_value=self._summary(results_event(tracker), refs))
+        summary = self._summary(results_event(tracker), refs, tracker.images())
+        return PokeReturnValue(is_done=True, xcom_value=summary)
 
     def execute(self, context: Context) -> Any:
         if not self.deferrable:

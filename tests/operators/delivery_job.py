@@ -36,7 +36,7 @@ def main(base_url: str, api_key: str, destination: str, run_id: str, count: int)
         by_uuid = {submission.uuids[item.identity]: item for item in planned}
         tracker = client.wait({uuid: 1 for uuid in by_uuid}, timeout=60)
     refs = {uuid: TaskRef(str(item.identity[4]), 1) for uuid, item in by_uuid.items()}
-    summary = summarize(results_event(tracker), refs)
+    summary = summarize(results_event(tracker), refs, tracker.images())
     origin = base_url.rsplit("/", 1)[0]
     delivery = Delivery(destination, trusted_origins=(origin,))
     store = delivery.open_store()

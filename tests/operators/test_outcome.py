@@ -7,7 +7,12 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_wan.api import AuthenticationError, TaskFailedError, TransientError
+from airflow_provider_wan.api import (
+    AuthenticationError,
+    ImageResult,
+    TaskFailedError,
+    TransientError,
+)
 from airflow_provider_wan.outcome import (
     TaskRef,
     allowed_failures,
@@ -30,15 +35,8 @@ def event(**changes: Any) -> dict[str, Any]:
     }
 
 
-def image(task_uuid: str, image_uuid: str, cost: float = 0.03) -> dict[str, Any]:
-    return {
-        "task_uuid": task_uuid,
-        "image_uuid": image_uuid,
-        "image_url": None,
-        "seed": 1,
-        "cost": cost,
-        "nsfw": None,
-    }
+def image(task_uuid: str, image_uuid: str, cost: float = 0.03) -> ImageResult:
+    return ImageResult(taskUUID=task_uuid, imageUUID=image_uuid, seed=1, cost=cost)
 
 
 def test_a_missing_event_is_refused() -> None:
@@ -78,8 +76,9 @@ def test_an_error_event_raises_its_own_type(error_type: str, expected: type[Exce
 
 
 def test_a_timeout_event_passes_the_check_and_lists_pending_as_failures() -> None:
-    checked = check_event(event(status="timeout", pending=[B], images=[image(A, "i1")]), [A, B])
-    summary = summarize(checked, {A: TaskRef("mug"), B: TaskRef("cup")})
+    checked = check_event(event(status="timeout", pending=[B]), [A, B])
+    summary = summarize(checked, {A: TaskRef("mug"), B: TaskRef("cup")}, [image(A, "i1")])
+    assert [i["item_key"] for i in summary["images"]] == ["mug"]
     assert summary["failures"] == [
         {
             "item_key": "cup",
@@ -92,9 +91,7 @@ def test_a_timeout_event_passes_the_check_and_lists_pending_as_failures() -> Non
 
 def test_summary_numbers_images_stably_and_adds_up() -> None:
     images = [image(A, "b"), image(A, "a"), image(B, "c", cost=0.05)]
-    summary = summarize(
-        event(images=images, failures={}), {A: TaskRef("mug", 2), B: TaskRef("cup", 1)}
-    )
+    summary = summarize(event(), {A: TaskRef("mug", 2), B: TaskRef("cup", 1)}, images)
     assert [(i["item_key"], i["index"], i["image_uuid"]) for i in summary["images"]] == [
         ("mug", 0, "a"),
         ("mug", 1, "b"),
@@ -102,7 +99,7 @@ def test_summary_numbers_images_stably_and_adds_up() -> None:
     ]
     assert summary["totals"] == {"tasks": 2, "images": 3, "failed": 0, "cost": 0.11}
     reversed_summary = summarize(
-        event(images=list(reversed(images))), {A: TaskRef("mug"), B: TaskRef("cup")}
+        event(), {A: TaskRef("mug"), B: TaskRef("cup")}, list(reversed(images))
     )
     assert sorted(map(str, reversed_summary["images"])) == sorted(map(str, summary["images"]))
 
@@ -129,6 +126,7 @@ def summary_with_failures(count: int, tasks: int = 10) -> dict[str, Any]:
     return summarize(
         event(task_uuids=uuids, failures=failures),
         {u: TaskRef(f"item-{i}") for i, u in enumerate(uuids)},
+        [],
     )
 
 

@@ -80,7 +80,9 @@ async def test_fires_one_success_event_when_every_task_is_done(
     [event] = await events_of(trigger(expected))
     assert event["status"] == "success"
     assert sorted(event["task_uuids"]) == sorted(expected)
-    assert len(event["images"]) == 8 and event["failures"] == {} and event["pending"] == []
+    assert event["images_ready"] == 8 and event["failures"] == {} and event["pending"] == []
+    assert event["cost"] == pytest.approx(0.24)
+    assert len(json.dumps(event)) < 600  # small: no image list, no URL
     assert json.loads(json.dumps(event)) == event
 
 
@@ -91,7 +93,7 @@ async def test_waits_for_every_image_of_a_multi_image_task(
     expected = submit(emulator, 1, numberResults=4)
     [event] = await events_of(trigger(expected, poll_interval=0.02, max_poll_interval=0.05))
     assert event["status"] == "success"
-    assert len({image["image_uuid"] for image in event["images"]}) == 4
+    assert event["images_ready"] == 4
 
 
 async def test_task_errors_are_reported_per_task(
@@ -113,7 +115,7 @@ async def test_transient_faults_are_tolerated(
         faults={"http_503": 0.3, "drop_connection": 0.2, "malformed_body": 0.1, "retry_after": None}
     )
     [event] = await events_of(trigger(expected))
-    assert event["status"] == "success" and len(event["images"]) == 5
+    assert event["status"] == "success" and event["images_ready"] == 5
     assert sum(emulator.stats()["faults_injected"].values()) > 0
 
 
@@ -162,7 +164,7 @@ async def test_failures_known_at_submission_travel_in_the_event(
     )
     assert sorted(event["task_uuids"]) == sorted([*expected, refused])
     assert event["failures"] == {refused: {"code": "invalidWidth", "message": "no"}}
-    assert len(event["images"]) == 1
+    assert event["images_ready"] == 1
 
 
 async def test_on_kill_says_what_it_abandons(capsys: pytest.CaptureFixture[str]) -> None:
