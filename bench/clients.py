@@ -9,9 +9,11 @@ the emulator (through the counting proxy) and prints one JSON line with its phas
     (``parse_inference``), ``submit_planned`` with the sync client (task UUIDs derived from
     the task's identity, 50 tasks per POST, ``deliveryMethod: async``), the trigger's wait
     (``AsyncRunwareClient.wait`` with the trigger's default schedule: 1 s, x1.5, at most 10 s;
-    100 ``getResponse`` per POST), the event checked and summarized as ``execute_complete``
-    does, then the storage step: ``Delivery.store_images`` (pull: ``ImagePuller``, 8 at a
-    time) and the manifest, into ``file://`` and into ``gs://`` (gcp-storage-emulator).
+    100 ``getResponse`` per POST), then what ``execute_complete`` does on the worker: the
+    event checked, the finished images read with one more batched poll
+    (``outcome.finished_images``), the summary built; then the storage step:
+    ``Delivery.store_images`` (pull: ``ImagePuller``, 8 at a time) and the manifest, into
+    ``file://`` and into ``gs://`` (gcp-storage-emulator).
 ``provider-tuned``
     The same client with knobs the Airflow face does not expose yet: up to 1000
     ``getResponse`` per POST, a poll every second. Generation only.
@@ -75,6 +77,7 @@ def run_provider(args: argparse.Namespace, probe: Probe, *, tuned: bool) -> list
         ProgressLog,
         TaskRef,
         check_event,
+        finished_images,
         results_event,
         summarize,
     )
@@ -119,7 +122,8 @@ def run_provider(args: argparse.Namespace, probe: Probe, *, tuned: bool) -> list
         phase.extra["submitted_at"] = round(time.perf_counter() - started, 2)
         tracker = asyncio.run(wait(expected))
         event = results_event(tracker)
-        # execute_complete: every generation's UUID derived again, the event checked.
+        # execute_complete: every generation's UUID derived again, the event checked, the
+        # images read.
         by_uuid = {
             item.uuid(generation): item
             for item in planned
@@ -129,7 +133,11 @@ def run_provider(args: argparse.Namespace, probe: Probe, *, tuned: bool) -> list
             task_uuid: TaskRef(str(item.identity[4]), item.task.expected_images, 0)
             for task_uuid, item in by_uuid.items()
         }
-        summary = summarize(check_event(event, refs, count=len(planned)), refs)
+        checked = check_event(event, refs, count=len(planned))
+        with RunwareClient(KEY, base_url=args.api_url) as client:
+            images = finished_images(client, checked)  # one batched poll, on the worker
+        summary = summarize(checked, refs, images)
+        inline = {image.image_uuid: image for image in images if image.has_inline_data}
         phase.images = len(summary["images"])
         phase.extra["failed"] = len(summary["failures"])
     phase.extra["polls"] = polls
@@ -156,7 +164,7 @@ def run_provider(args: argparse.Namespace, probe: Probe, *, tuned: bool) -> list
         with probe.phase(f"pull-{scheme}") as phase:
             store = GcsStore(create_gcs_client()) if scheme == "gs" else LocalStore()
             with store:
-                delivered = delivery.store_images(store, summary["images"], by_uuid, {})
+                delivered = delivery.store_images(store, summary["images"], by_uuid, inline)
                 delivery.write_manifest(store, delivery.manifest_uri(run_id), delivered.lines)
             phase.images = len(delivered.uris)
             phase.extra["failed"] = len(delivered.failures)
