@@ -265,10 +265,13 @@ class WanImageInferenceOperator(BaseOperator):
         base = (ti.dag_id, ti.run_id, ti.task_id, map_index)
         try:
             requests = self.build_requests()
-            delivery = self.delivery
-        except (InvalidRequestError, InvalidDestinationError) as error:
+        except InvalidRequestError as error:
             # Bad input does not get better by retrying: fail now, spend nothing.
             raise AirflowFailException(str(error)) from error
+        try:
+            delivery = self.delivery
+        except InvalidDestinationError as error:
+            raise AirflowFailException(f"destination: {error}") from error
         if delivery is None or delivery.upload_mode == "pull":
             return [PlannedTask((*base, key, 0), task) for key, task in requests]
         single = {"number_results": 1}
@@ -352,7 +355,7 @@ class WanImageInferenceOperator(BaseOperator):
         try:
             self.delivery.check_names(planned, run_id=str(planned[0].identity[1]))
         except NameCollisionError as error:
-            raise AirflowFailException(str(error)) from error
+            raise AirflowFailException(f"destination: {error}") from error
         return self.delivery.open_store() if self.delivery.upload_mode == "push" else None
 
     def _preparer(self, store: ObjectStore | None) -> Preparer:
