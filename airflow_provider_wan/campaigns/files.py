@@ -1,0 +1,67 @@
+"""A campaign file as loaded: where it is, its parsed YAML (with lines) and its validated spec."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_wan.campaigns.problems import CampaignError, Problem
+from airflow_provider_wan.campaigns.spec import Campaign, validate_campaign
+from airflow_provider_wan.campaigns.yaml_source import KeyPath, LocatedYAML, load_yaml
+
+
+def display_path(path: Path) -> str:
+    """*path* relative to the working directory when it is below it, else absolute."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return str(path)
+
+
+@dataclass(frozen=True)
+class CampaignFile:
+    """A valid campaign and where it came from.
+
+    :param path: the YAML file (absolute).
+    :param name: how problems name the file.
+    :param located: the parsed YAML with the line of each key.
+    :param spec: the validated campaign.
+    """
+
+    path: Path
+    name: str
+    located: LocatedYAML
+    spec: Campaign
+
+    @property
+    def folder(self) -> Path:
+        """The folder of the YAML: relative item files and reference images are read there."""
+        return self.path.parent
+
+    def problem(self, key_path: KeyPath, key: str, message: str) -> Problem:
+        """A problem at *key_path* of this file."""
+        return Problem(self.name, self.located.line_of(key_path), key, message)
+
+
+def read_campaign(
+    path: str | os.PathLike[str],
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    name: str | None = None,
+) -> CampaignFile:
+    """Parse and validate one campaign file (no items are read, no network).
+
+    :param defaults: keys that apply when the file does not set them.
+    :param name: how problems name the file (its path relative to the working directory).
+    :raises CampaignError: listing every problem with file, line and key.
+    """
+    resolved = Path(path).resolve()
+    label = name or display_path(resolved)
+    located = load_yaml(resolved, label)
+    spec, problems = validate_campaign(located, label, defaults=defaults)
+    if spec is None or problems:
+        raise CampaignError(problems or [Problem(label, None, "", "not a valid campaign")])
+    return CampaignFile(resolved, label, located, spec)
