@@ -46,7 +46,19 @@ _EXPORTS = {
     "register_campaigns": "loader",
 }
 
-__all__ = sorted(_EXPORTS)
+__all__ = [
+    "SIZE_PRESETS",
+    "Campaign",
+    "CampaignError",
+    "CampaignFile",
+    "Problem",
+    "build_dag",
+    "campaign_dag",
+    "load_campaign",
+    "load_campaigns",
+    "read_campaign",
+    "register_campaigns",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -109,7 +109,9 @@ class CampaignChunkOperator(WanImageInferenceOperator):
                 self.log.info("Submitting: %s", decision.message)
         return super().execute(context)
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> dict[str, Any]:
+    def execute_complete(
+        self, context: Context, event: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         ti = context["ti"]
         map_index = ti.map_index if ti.map_index is not None else -1
         context["chunk_label"] = chunk_label(self.requests, map_index)  # type: ignore[typeddict-unknown-key]

@@ -34,6 +34,11 @@ def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     return ImageFont.load_default(size=size)
 
 
+def _height(font: ImageFont.FreeTypeFont | ImageFont.ImageFont) -> int:
+    _, top, _, bottom = font.getbbox("Ag")
+    return int(bottom - top) + 2
+
+
 def _fit(
     draw: ImageDraw.ImageDraw,
     text: str,
@@ -43,56 +48,67 @@ def _fit(
     """*text*, cut with an ellipsis to fit *width* pixels."""
     if draw.textlength(text, font=font) <= width:
         return text
-    while text and draw.textlength(text + "…", font=font) > width:
+    while text and draw.textlength(text + "...", font=font) > width:
         text = text[:-1]
-    return text + "…"
+    return text + "..."
 
 
-def _thumbnail(data: bytes, size: int) -> Image.Image | None:
+def _thumbnail(data: bytes, box: tuple[int, int]) -> Image.Image | None:
     try:
         with Image.open(io.BytesIO(data)) as image:
-            image.draft("RGB", (size, size))
-            picture = image.convert("RGB")
+            image.draft("RGB", box)
+            picture: Image.Image = image.convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError):
         return None
-    picture.thumbnail((size, size))
+    picture.thumbnail(box)
     return picture
 
 
-def columns_for(count: int) -> int:
-    """A near-square grid, at most :data:`MAX_COLUMNS` wide."""
-    return max(1, min(MAX_COLUMNS, count, math.ceil(math.sqrt(count))))
+def columns_for(count: int, aspect: float = 1.0) -> int:
+    """A grid that is roughly as wide as it is tall, at most :data:`MAX_COLUMNS` wide."""
+    if count <= 0:
+        return 1
+    wanted = math.ceil(math.sqrt(count / max(0.25, min(4.0, aspect))))
+    return max(1, min(MAX_COLUMNS, count, wanted))
+
+
+def cell_size(thumbnail_px: int, aspect: float) -> tuple[int, int]:
+    """A thumbnail box of about *thumbnail_px* squared pixels with the images' aspect ratio."""
+    ratio = min(4.0, max(0.25, aspect))
+    return round(thumbnail_px * math.sqrt(ratio)), round(thumbnail_px / math.sqrt(ratio))
 
 
 def render_contact_sheet(
-    tiles: Sequence[Tile], *, title: str, subtitle: str = "", thumbnail_px: int = 256
+    tiles: Sequence[Tile],
+    *,
+    title: str,
+    subtitle: str = "",
+    thumbnail_px: int = 256,
+    aspect: float = 1.0,
 ) -> bytes:
-    """The PNG bytes of a grid of *tiles* under a title."""
-    size = thumbnail_px
-    pad = max(6, size // 24)
-    label_font, title_font, small_font = (
-        _font(max(11, size // 16)),
-        _font(max(14, size // 11)),
-        _font(max(10, size // 20)),
-    )
-    label_h = int(label_font.size if isinstance(label_font, ImageFont.FreeTypeFont) else 11) + pad
-    header_h = (
-        pad * 3
-        + int(getattr(title_font, "size", 14))
-        + (int(getattr(small_font, "size", 10)) + pad if subtitle else 0)
-    )
-    columns = columns_for(len(tiles)) if tiles else 1
-    rows = math.ceil(len(tiles) / columns) if tiles else 0
-    cell_w, cell_h = size + 2 * pad, size + label_h + 2 * pad
+    """The PNG bytes of a grid of *tiles* under a title.
+
+    :param aspect: width / height of the images: the cells take that shape.
+    """
+    box_w, box_h = cell_size(thumbnail_px, aspect)
+    pad = max(6, thumbnail_px // 24)
+    label_font = _font(max(11, thumbnail_px // 16))
+    title_font = _font(max(14, thumbnail_px // 11))
+    small_font = _font(max(10, thumbnail_px // 20))
+    label_h = _height(label_font) + pad
+    header_h = pad * 3 + _height(title_font) + (_height(small_font) + pad if subtitle else 0)
+    columns = columns_for(len(tiles), aspect)
+    rows = max(1, math.ceil(len(tiles) / columns))
+    cell_w, cell_h = box_w + 2 * pad, box_h + label_h + 2 * pad
     width = max(columns * cell_w + pad, 720)
-    height = header_h + max(rows, 1) * cell_h + pad
+    height = header_h + rows * cell_h + pad
     sheet = Image.new("RGB", (width, height), _BACKGROUND)
     draw = ImageDraw.Draw(sheet)
     draw.text(
         (pad, pad), _fit(draw, title, title_font, width - 2 * pad), fill=_TEXT, font=title_font
     )
     if subtitle:
-        y = pad * 2 + int(getattr(title_font, "size", 14))
+        y = pad * 2 + _height(title_font)
         draw.text(
             (pad, y),
             _fit(draw, subtitle, small_font, width - 2 * pad),
@@ -104,26 +120,21 @@ def render_contact_sheet(
     for position, tile in enumerate(tiles):
         row, column = divmod(position, columns)
         x, y = pad + column * cell_w, header_h + row * cell_h
-        thumb = _thumbnail(tile.image, size) if tile.image is not None else None
-        draw.rectangle(
-            (x, y, x + size - 1, y + size - 1), fill=_CELL if thumb is not None else _FAILED
-        )
+        thumb = _thumbnail(tile.image, (box_w, box_h)) if tile.image is not None else None
+        fill = _CELL if thumb is not None else _FAILED
+        draw.rectangle((x, y, x + box_w - 1, y + box_h - 1), fill=fill)
         if thumb is not None:
-            sheet.paste(thumb, (x + (size - thumb.width) // 2, y + (size - thumb.height) // 2))
+            sheet.paste(thumb, (x + (box_w - thumb.width) // 2, y + (box_h - thumb.height) // 2))
         else:
             note = tile.note or ("unreadable" if tile.image is not None else "no image")
             draw.text(
-                (x + pad, y + size // 2 - pad),
-                _fit(draw, note, small_font, size - 2 * pad),
+                (x + pad, y + box_h // 2 - pad),
+                _fit(draw, note, small_font, box_w - 2 * pad),
                 fill=_TEXT,
                 font=small_font,
             )
-        draw.text(
-            (x, y + size + pad // 2),
-            _fit(draw, tile.label, label_font, size),
-            fill=_TEXT,
-            font=label_font,
-        )
+        label = _fit(draw, tile.label, label_font, box_w)
+        draw.text((x, y + box_h + pad // 2), label, fill=_TEXT, font=label_font)
     out = io.BytesIO()
     sheet.save(out, format="PNG", optimize=True)
     return out.getvalue()

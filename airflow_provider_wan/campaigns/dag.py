@@ -106,12 +106,13 @@ def build_dag(cf: CampaignFile) -> DAG:
             "destination": Param(
                 None,
                 type=["null", "string"],
-                description=f"Another destination template for this run (default: {spec.destination})",
+                description=f"Another destination for this run (default: {spec.destination})",
             ),
             "items_source": Param(
                 None,
                 type=["null", "string"],
-                description="Another items file for this run: a path beside the campaign, file://, gs:// or s3://",
+                description="Another items file for this run: a path beside the campaign, "
+                "a file://, gs:// or s3:// URI",
             ),
             "max_items": Param(
                 None,

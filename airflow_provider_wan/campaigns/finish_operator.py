@@ -60,11 +60,12 @@ class CampaignFinishOperator(BaseOperator):
         chunks = ti.xcom_pull(task_ids=self.plan_task_id) or []
         outcomes = self._outcomes(ti, chunks)
         spec = self.campaign.spec
-        with open_store(
+        store = open_store(
             plan["destination"],
             gcp_conn_id=spec.connections.gcp,
             aws_conn_id=spec.connections.aws,
-        ) as store:
+        )
+        try:
             summary = finish_run(
                 store,
                 spec,
@@ -75,8 +76,10 @@ class CampaignFinishOperator(BaseOperator):
                 plan=plan,
                 duration_seconds=self._duration(context),
             )
+        finally:
+            store.close()
         self._report(summary)
-        failing = [s for s in summary.status if s in ("incomplete", "too_many_failures")]
+        failing: list[str] = [s for s in summary.status if s in ("incomplete", "too_many_failures")]
         if "budget_reached" in summary.status and spec.budget and spec.budget.on_exceeded == "fail":
             failing.append("budget_reached")
         if failing:

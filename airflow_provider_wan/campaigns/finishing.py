@@ -172,8 +172,8 @@ def finish_run(
     if budget_keys:
         summary.status.append("budget_reached")
         summary.messages.append(
-            f"Budget of {summary.budget_usd:.2f} USD reached: {len(budget_keys)} request(s) were not "
-            f"submitted ({_listing(budget_keys)}); spent {summary.cost_usd:.2f} USD"
+            f"Budget of {summary.budget_usd:.2f} USD reached: {len(budget_keys)} request(s) "
+            f"were not submitted ({_listing(budget_keys)}); spent {summary.cost_usd:.2f} USD"
         )
     if failed:
         summary.status.append("incomplete")
@@ -191,13 +191,15 @@ def finish_run(
         )
     if not summary.status:
         summary.status.append("complete")
-    if campaign.contact_sheet.enabled:
+    sheet = campaign.contact_sheet
+    if sheet.enabled:
         summary.contact_sheet = sibling(manifest, ".contact-sheet.png")
         png = render_contact_sheet(
-            _tiles(store, lines, campaign.contact_sheet.max_images),
+            _tiles(store, lines, sheet.max_images),
             title=campaign.name,
-            subtitle=f"{run_id}  |  {_subtitle(summary, len(images), campaign.contact_sheet.max_images)}",
-            thumbnail_px=campaign.contact_sheet.thumbnail_px,
+            subtitle=f"{run_id}  |  {_subtitle(summary, len(images), sheet.max_images)}",
+            thumbnail_px=sheet.thumbnail_px,
+            aspect=campaign.generation.width / campaign.generation.height,
         )
         store.write_bytes(summary.contact_sheet, png, content_type="image/png")
     store.write_bytes(

@@ -88,13 +88,17 @@ class CampaignPlanOperator(BaseOperator):
 
         connections = self.campaign.spec.connections
         self.log.info("Reading the items from %s", uri)
-        with open_store(uri, gcp_conn_id=connections.gcp, aws_conn_id=connections.aws) as store:
+        store = open_store(uri, gcp_conn_id=connections.gcp, aws_conn_id=connections.aws)
+        try:
             size = store.stat(uri).size
             if size > MAX_ITEMS_BYTES:
                 raise ValueError(
                     f"{uri} is {size:,} bytes; items files are at most {MAX_ITEMS_BYTES:,}"
                 )
-            return store.read(uri)
+            data: bytes = store.read(uri)
+        finally:
+            store.close()
+        return data
 
     @staticmethod
     def _summary(plan: RunPlan) -> dict[str, Any]:

@@ -72,10 +72,10 @@ class RunPlan:
 
     def describe(self) -> str:
         """A few lines for the log and the command line."""
-        cf = f"{len(self.chunks)} chunk(s)"
         lines = [
-            f"{self.items} item(s) -> {len(self.requests)} request(s), {self.images} image(s) in {cf}; "
-            f"estimated cost {self.estimated_cost:.2f} USD at {self.price:.4f} per image",
+            f"{self.items} item(s) -> {len(self.requests)} request(s), {self.images} image(s) "
+            f"in {len(self.chunks)} chunk(s); estimated cost {self.estimated_cost:.2f} USD at "
+            f"{self.price:.4f} per image",
         ]
         if self.budget_usd is not None:
             lines.append(

@@ -32,12 +32,19 @@ SIZE_PRESETS: Final[Mapping[str, tuple[int, int]]] = {
 }
 """Every preset, with its size in pixels."""
 
-_WXH = re.compile(r"^\s*(\d{2,5})\s*[xX×]\s*(\d{2,5})\s*$")
+_WXH = re.compile(r"^\s*(\d{2,5})\s*[xX]\s*(\d{2,5})\s*$")
 
 
 def preset_names() -> str:
     """The preset names, comma-separated, for messages."""
     return ", ".join(SIZE_PRESETS)
+
+
+def _pixels(size: Mapping[str, Any], name: str) -> int:
+    number = size.get(name)
+    if isinstance(number, bool) or not isinstance(number, int):
+        raise ValueError(f"{name} must be a whole number of pixels, not {number!r}")
+    return number
 
 
 def parse_size(value: Any) -> tuple[int, int]:
@@ -60,16 +67,12 @@ def parse_size(value: Any) -> tuple[int, int]:
         unknown = sorted(str(key) for key in value if key not in ("width", "height"))
         if unknown:
             raise ValueError(f"a size mapping has only width and height, not {unknown}")
-        width, height = value.get("width"), value.get("height")
-        for name, number in (("width", width), ("height", height)):
-            if isinstance(number, bool) or not isinstance(number, int):
-                raise ValueError(f"{name} must be a whole number of pixels, not {number!r}")
+        width, height = _pixels(value, "width"), _pixels(value, "height")
     else:
         raise ValueError(
             f"{value!r} is not a size: write a preset ({preset_names()}), WIDTHxHEIGHT, "
             "or {width: ..., height: ...}"
         )
-    assert isinstance(width, int) and isinstance(height, int)
     problem = size_problem(width, height)
     if problem:
         raise ValueError(f"{width}x{height}: {problem}")

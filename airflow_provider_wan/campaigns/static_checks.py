@@ -53,8 +53,8 @@ def template_problems(cf: CampaignFile, items: ItemSet | None) -> list[Problem]:
         lacking: dict[str, list[str]] = {}
         for item in items.items:
             for name in missing_names(compiled, item.fields):
-                where = f"{item.key} ({item.file}:{item.line})" if item.line else item.key
-                lacking.setdefault(name, []).append(where)
+                place = f"{item.key} ({item.file}:{item.line})" if item.line else item.key
+                lacking.setdefault(name, []).append(place)
         variant_fields = {name for v in cf.spec.variants for name in v.fields}
         for name, where in sorted(lacking.items()):
             if name in variant_fields:

@@ -77,12 +77,14 @@ def _walk(node: yaml.Node, path: KeyPath, located: LocatedYAML, file: str) -> No
                 )
                 continue
             first_seen[key] = line
-            located.lines[(*path, key)] = line
-            _walk(value_node, (*path, key), located, file)
+            child = (*path, key)
+            located.lines[child] = line
+            _walk(value_node, child, located, file)
     elif isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
-            located.lines[(*path, index)] = item.start_mark.line + 1
-            _walk(item, (*path, index), located, file)
+            entry = (*path, index)
+            located.lines[entry] = item.start_mark.line + 1
+            _walk(item, entry, located, file)
 
 
 def parse_yaml(text: str, file: str) -> LocatedYAML:
