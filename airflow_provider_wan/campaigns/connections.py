@@ -39,10 +39,16 @@ class ConnectionCheck:
         return self.conn_type == self.expected
 
 
-def needed_kinds(cf: CampaignFile, *uris: str) -> list[str]:
-    """Runware, plus the storage connections that the destination and items need."""
+def needed_kinds(
+    cf: CampaignFile, *, destination: str | None = None, items_source: str | None = None
+) -> list[str]:
+    """Runware, plus the storage connections that the destination and items need.
+
+    :param destination: the run's destination, when it is not the campaign's.
+    :param items_source: the run's items source, when it is not the campaign's.
+    """
     kinds = ["runware"]
-    sources = [cf.spec.destination, cf.spec.items.source or "", *uris]
+    sources = [destination or cf.spec.destination, items_source or cf.spec.items.source or ""]
     for scheme, kind in _SCHEMES.items():
         if any(source.startswith(scheme) for source in sources) and kind not in kinds:
             kinds.append(kind)

@@ -57,7 +57,8 @@ class CampaignPlanOperator(BaseOperator):
         destination = params.get("destination") or None
         items_source = params.get("items_source") or None
         max_items = params.get("max_items")
-        _, problems = check_connections(cf, needed_kinds(cf, destination or "", items_source or ""))
+        kinds = needed_kinds(cf, destination=destination, items_source=items_source)
+        _, problems = check_connections(cf, kinds)
         if problems:
             raise AirflowFailException(str(CampaignError(problems)))
         found = read_items(cf, source=items_source, fetch=self._fetch)
