@@ -13,12 +13,12 @@ from airflow_provider_wan.campaigns.spec import Campaign, validate_campaign
 from airflow_provider_wan.campaigns.yaml_source import KeyPath, LocatedYAML, load_yaml
 
 
-def display_path(path: Path) -> str:
-    """*path* relative to the working directory when it is below it, else absolute."""
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return str(path)
+def display_path(path: Path, base: Path | None = None) -> str:
+    """*path* relative to *base* (the working directory by default) when it is below it,
+    else absolute."""
+    start = (base or Path.cwd()).resolve()
+    resolved = path.resolve()
+    return str(resolved.relative_to(start)) if resolved.is_relative_to(start) else str(resolved)
 
 
 @dataclass(frozen=True)
@@ -29,12 +29,19 @@ class CampaignFile:
     :param name: how problems name the file.
     :param located: the parsed YAML with the line of each key.
     :param spec: the validated campaign.
+    :param base: the folder that problems name files relative to (the working directory when
+        None).
     """
 
     path: Path
     name: str
     located: LocatedYAML
     spec: Campaign
+    base: Path | None = None
+
+    def show(self, path: Path) -> str:
+        """How problems name *path* (an items file): like the campaign file is named."""
+        return display_path(path, self.base)
 
     @property
     def folder(self) -> Path:
@@ -51,17 +58,21 @@ def read_campaign(
     *,
     defaults: Mapping[str, Any] | None = None,
     name: str | None = None,
+    base: str | os.PathLike[str] | None = None,
 ) -> CampaignFile:
     """Parse and validate one campaign file (no items are read, no network).
 
     :param defaults: keys that apply when the file does not set them.
-    :param name: how problems name the file (its path relative to the working directory).
+    :param name: how problems name the file (by default its path relative to *base*).
+    :param base: the folder that problems name files relative to (default: the working
+        directory; the DAG loader uses the DAGs folder).
     :raises CampaignError: listing every problem with file, line and key.
     """
     resolved = Path(path).resolve()
-    label = name or display_path(resolved)
+    root = Path(base) if base is not None else None
+    label = name or display_path(resolved, root)
     located = load_yaml(resolved, label)
     spec, problems = validate_campaign(located, label, defaults=defaults)
     if spec is None or problems:
         raise CampaignError(problems or [Problem(label, None, "", "not a valid campaign")])
-    return CampaignFile(resolved, label, located, spec)
+    return CampaignFile(resolved, label, located, spec, root)

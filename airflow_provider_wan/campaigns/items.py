@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from airflow_provider_wan.campaigns.files import CampaignFile, display_path
+from airflow_provider_wan.campaigns.files import CampaignFile
 from airflow_provider_wan.campaigns.problems import Problem
 from airflow_provider_wan.campaigns.spec import KEY_PATTERN, source_format
 from airflow_provider_wan.campaigns.yaml_source import LocatedYAML, format_path
@@ -245,7 +245,7 @@ def read_items(
         )
     path = local_source(cf.path, origin)
     if path is not None:
-        return read_local(path, kind, items.key, display_path(path))
+        return read_local(path, kind, items.key, cf.show(path))
     if fetch is None:
         return ItemSet(
             problems=[

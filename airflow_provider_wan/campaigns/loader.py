@@ -44,13 +44,17 @@ def campaign_files(folder: str | os.PathLike[str]) -> list[Path]:
 
 
 def load_campaign(
-    path: str | os.PathLike[str], *, defaults: Mapping[str, Any] | None = None
+    path: str | os.PathLike[str],
+    *,
+    defaults: Mapping[str, Any] | None = None,
+    base: str | os.PathLike[str] | None = None,
 ) -> CampaignFile:
     """Read, validate and check one campaign file as the DAG processor does.
 
+    :param base: problems name files relative to this folder (default: the file's own).
     :raises CampaignError: every problem found, with file, line and key.
     """
-    cf = read_campaign(path, defaults=defaults)
+    cf = read_campaign(path, defaults=defaults, base=base or Path(path).resolve().parent)
     problems = static_problems(cf)
     if problems:
         raise CampaignError(problems)
@@ -80,7 +84,7 @@ def load_campaigns(
     problems: list[Problem] = []
     for path in campaign_files(folder):
         try:
-            cf = load_campaign(path, defaults=defaults)
+            cf = load_campaign(path, defaults=defaults, base=Path(folder).resolve().parent)
         except CampaignError as error:
             problems += error.problems
             continue
