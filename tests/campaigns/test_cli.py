@@ -32,6 +32,9 @@ destination: "gs://bucket/{{ ds }}/{item_key}-{index}.{ext}"
 """
 
 
+INLINE = GOOD[GOOD.index("  inline:") : GOOD.index("destination:")]
+
+
 def write(folder: Path, name: str, text: str) -> Path:
     path = folder / name
     path.write_text(textwrap.dedent(text))
@@ -82,7 +85,8 @@ def test_a_good_file_passes(tmp_path: Path) -> None:
         pytest.param(
             ("size: square", "size: 4000x4000"),
             [
-                "good.yaml:4: generation.size: 4000x4000: the area is 16,000,000 pixels; width x height must"
+                "good.yaml:4: generation.size: 4000x4000: the area is 16,000,000 pixels; "
+                "width x height must"
             ],
             id="size-too-large",
         ),
@@ -127,7 +131,8 @@ def test_a_good_file_passes(tmp_path: Path) -> None:
         pytest.param(
             ("key: sku\n", "key: sku\n  source: items.csv\n"),
             [
-                "good.yaml:5: items: give exactly one of 'inline' (a list of items) or 'source' (a file)"
+                "good.yaml:5: items: give exactly one of 'inline' (a list of items) or "
+                "'source' (a file)"
             ],
             id="two-item-sources",
         ),
@@ -183,7 +188,7 @@ def test_items_in_a_csv_are_checked_where_they_are_written(tmp_path: Path) -> No
         """,
     )
     campaign = GOOD.replace(
-        "  inline:\n    - {sku: a-1, name: kettle, color: red}\n    - {sku: a-2, name: mug, color: blue}\n",
+        INLINE,
         "  source: products.csv\n",
     )
     code, lines = validate(write(tmp_path, "good.yaml", campaign))
@@ -211,7 +216,8 @@ def test_a_local_reference_image_must_exist_inside_the_campaign_folder(tmp_path:
     assert code == 1
     assert any(
         line.startswith(
-            "good.yaml:8: reference_images[0]: item 'a-1': cannot read the reference image 'a-1.png'"
+            "good.yaml:8: reference_images[0]: item 'a-1': cannot read the reference image "
+            "'a-1.png'"
         )
         for line in lines
     ), lines
@@ -260,8 +266,8 @@ def test_every_problem_of_every_file_is_listed_and_good_files_still_pass(tmp_pat
     code, lines = validate(tmp_path)
     assert code == 1
     assert (
-        "ok: a_good.yaml: good_campaign: 2 item(s), 2 request(s), 2 image(s) in 1 chunk(s), estimated 0.06 USD"
-        in lines
+        "ok: a_good.yaml: good_campaign: 2 item(s), 2 request(s), 2 image(s) in 1 chunk(s), "
+        "estimated 0.06 USD" in lines
     )
     assert any(line.startswith("b_bad.yaml:2: promt: unknown key") for line in lines)
     assert any(line.startswith("b_bad.yaml:4: generation.size: 'tiny'") for line in lines)
@@ -302,7 +308,8 @@ def test_render_shows_the_requests_count_and_cost_without_network(
     assert lines[0] == "campaign good_campaign (good.yaml), run date 2026-03-01"
     assert (
         lines[1]
-        == "2 item(s) -> 2 request(s), 2 image(s) in 1 chunk(s); estimated cost 0.06 USD at 0.0300 per image"
+        == "2 item(s) -> 2 request(s), 2 image(s) in 1 chunk(s); estimated cost 0.06 USD at "
+        "0.0300 per image"
     )
     assert lines[2] == "budget 0.05 USD: 0 of 1 chunk(s) fit (0.00 USD estimated)"
     assert "destination: gs://bucket/2026-03-01/{item_key}-{index}.{ext}" in lines
@@ -324,7 +331,7 @@ def test_render_json_is_one_document(tmp_path: Path, no_network: None) -> None:
 
 def test_render_does_not_read_a_bucket(tmp_path: Path, no_network: None) -> None:
     campaign = GOOD.replace(
-        "  inline:\n    - {sku: a-1, name: kettle, color: red}\n    - {sku: a-2, name: mug, color: blue}\n",
+        INLINE,
         "  source: gs://bucket/items.jsonl\n",
     )
     path = write(tmp_path, "good.yaml", campaign)
