@@ -80,6 +80,7 @@ class ProxyHost:
         self._loop = asyncio.new_event_loop()
         self._ready = threading.Event()
         self._servers: list[asyncio.base_events.Server] = []
+        self._connections: set[asyncio.Task[None]] = set()
 
     def start(self) -> ProxyHost:
         threading.Thread(target=self._run, name="bench-proxy", daemon=True).start()
@@ -146,12 +147,25 @@ class ProxyHost:
         def received(n: int) -> None:
             counter.received += n
 
-        await asyncio.gather(
-            _pipe(client_reader, up_writer, sent), _pipe(up_reader, client_writer, received)
-        )
-        for writer in (up_writer, client_writer):
-            with contextlib.suppress(Exception):
-                writer.close()
+        # HTTP clients and servers never half-close: once one side is done, so is the other.
+        pipes = {
+            asyncio.ensure_future(_pipe(client_reader, up_writer, sent)),
+            asyncio.ensure_future(_pipe(up_reader, client_writer, received)),
+        }
+        current = asyncio.current_task()
+        if current is not None:
+            self._connections.add(current)  # a strong reference until the end
+        try:
+            await asyncio.wait(pipes, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for writer in (up_writer, client_writer):
+                with contextlib.suppress(Exception):
+                    writer.close()
+            for pipe in pipes:
+                pipe.cancel()
+            await asyncio.gather(*pipes, return_exceptions=True)
+            if current is not None:
+                self._connections.discard(current)
 
 
 def read_counters(control: tuple[str, int]) -> dict[str, dict[str, int]]:

@@ -69,14 +69,13 @@ class Servers:
         )
         self.emulator_root = api_url.removesuffix("/v1")
         self.gcs: subprocess.Popen[bytes] | None = None
-        self.gcs_bucket = ""
+        self.gcs_bucket = "wan-bench" if args.gcs else ""
         upstreams = {"emulator": _host_port(self.emulator_root)}
         if args.gcs:
-            from bench.pull_memory import start_backend
+            from bench import gcs
 
-            self.gcs, prefix = start_backend("gs", self.workdir)
-            self.gcs_bucket = prefix.removeprefix("gs://").split("/", 1)[0]
-            upstreams["gcs"] = _host_port(os.environ["STORAGE_EMULATOR_HOST"])
+            self.gcs, endpoint = gcs.start(self.gcs_bucket)
+            upstreams["gcs"] = _host_port(endpoint)
         self.proxies = ProxyHost(upstreams).start()
         self.api_url = f"{self.proxies.proxies['emulator'].origin}/v1"
         self.env = dict(os.environ, PYTHONPATH=str(ROOT))
@@ -88,6 +87,17 @@ class Servers:
         """A fresh emulator (no tasks, counters at 0) with *config*."""
         self.http.post("/_emulator/reset", json={"restore_config": False}).raise_for_status()
         self.http.post("/_emulator/config", json=config).raise_for_status()
+
+    def fresh_gcs(self) -> None:
+        """A new, empty GCS emulator behind the same proxy (it keeps every object in memory)."""
+        from bench import gcs
+
+        if self.gcs is None:
+            return
+        self.gcs.terminate()
+        self.gcs.wait(timeout=15)
+        self.gcs, endpoint = gcs.start(self.gcs_bucket)
+        self.proxies.proxies["gcs"].upstream = _host_port(endpoint)
 
     def emulator_cpu(self) -> float:
         import psutil
@@ -119,6 +129,8 @@ def run_one(
     """Run one client process and return its phases with the run's parameters."""
     capacity = args.max_concurrent or math.ceil(count / args.waves)
     waves = math.ceil(count / capacity)
+    if approach == "provider" and args.pull:
+        servers.fresh_gcs()
     servers.prepare(
         generation_time=args.generation_time,
         generation_jitter=args.jitter,
