@@ -494,7 +494,8 @@ def validate_campaign(
     try:
         campaign = Campaign.model_validate(merged)
     except ValidationError as error:
-        return None, [*located.problems, *problems_from(error, located, file)]
+        found = [*located.problems, *problems_from(error, located, file)]
+        return None, sorted(found, key=lambda problem: problem.line or 0)
     return (campaign if not located.problems else None), list(located.problems)
 
 
