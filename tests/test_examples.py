@@ -17,11 +17,17 @@ def test_every_example_dag_imports_cleanly(airflow_db: None) -> None:
 
     bag = DagBag(str(ROOT / "dags"))
     assert bag.import_errors == {}
-    assert "wan_quickstart" in bag.dag_ids
+    assert {
+        "wan_quickstart",
+        "wan_catalog_taskflow",
+        "catalog_refresh",
+        "editorial_banners",
+        "seasonal_collection",
+    } <= set(bag.dag_ids)
 
 
 @pytest.mark.slow
-def test_the_demo_command_makes_images_and_a_manifest(tmp_path: Path) -> None:
+def test_the_demo_command_runs_a_campaign_to_the_end(tmp_path: Path) -> None:
     env = {
         key: value
         for key, value in os.environ.items()
@@ -38,10 +44,19 @@ def test_the_demo_command_makes_images_and_a_manifest(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "6 images, 0 failed" in done.stdout
-    [manifest] = (tmp_path / "out").glob("*/_manifests/*.jsonl")
+    assert "20 images, 0 failed, 0.60 USD" in done.stdout
+    assert "status: complete" in done.stdout
+    [manifest] = [
+        path
+        for path in (tmp_path / "out" / "catalog_refresh").glob("*/_manifests/*.jsonl")
+        if ".part-" not in path.name
+    ]
     lines = [json.loads(line) for line in manifest.read_text().splitlines()]
-    assert len(lines) == 6
+    assert len(lines) == 20
     for line in lines:
         image = Path(line["uri"].removeprefix("file://"))
         assert image.exists() and image.stat().st_size == line["bytes"]
+    sheet = manifest.with_name(manifest.stem + ".contact-sheet.png")
+    assert sheet.exists()
+    for printed in (f"manifest:      {manifest}", f"contact sheet: {sheet}"):
+        assert printed in done.stdout
