@@ -7,6 +7,12 @@ in its own session so that it and every process it forks can be stopped. Everyth
 configured through the environment of those processes (see :func:`airflow_environment`);
 nothing of the pytest process's own Airflow configuration leaks into them.
 
+A moto S3 server (``system_s3``, one per module, started before the stack) backs ``s3://``
+destinations: the processes get an ``aws_default`` connection with its endpoint and dummy keys.
+Its log holds the request line of every presigned PUT, so it is written outside
+``AIRFLOW_HOME`` and left out of failure reports. The processes also get a Variable
+``wan_webhook_token`` (a fresh random value per stack) for DAGs that send a webhook URL.
+
 Each process writes its output to ``<AIRFLOW_HOME>/logs-of-processes/<name>.log`` (tasks and
 triggers log to ``<AIRFLOW_HOME>/logs/`` as usual); when a test fails, the tail of every process
 log and the emulator's stats are in the report, so CI shows why.
@@ -44,6 +50,10 @@ DAGS_FOLDER = SYSTEM_DIR / "dags"
 EMULATOR_API_KEY = "system-test-runware-key-5f3a"
 ADMIN_USER = "admin"
 ADMIN_PASSWORD = "system-test-admin-password"
+AWS_ACCESS_KEY_ID = "AKIAWANSYSTEMTEST001"
+AWS_SECRET_ACCESS_KEY = "system-test-aws-secret-access-key-8c1d"
+AWS_REGION = "us-east-1"
+WEBHOOK_TOKEN_VARIABLE = "wan_webhook_token"
 
 # Generous bounds: a 2-core CI machine runs five Python servers and the tests at once.
 STARTUP_TIMEOUT = 150.0
@@ -220,6 +230,74 @@ class Emulator:
         response.raise_for_status()
 
 
+class S3Server:
+    """moto's S3 API in its own process (and session) on 127.0.0.1, with dummy credentials.
+
+    Its log is in *log_dir*, which must lie outside ``AIRFLOW_HOME``: moto logs the request
+    line of every PUT, presigned query string and all.
+    """
+
+    access_key = AWS_ACCESS_KEY_ID
+    secret_key = AWS_SECRET_ACCESS_KEY
+    region = AWS_REGION
+
+    def __init__(self, log_dir: Path, env: dict[str, str]) -> None:
+        argv = [str(self.executable()), "-H", "127.0.0.1", "-p", "0"]
+        self.process = Process("moto", argv, env, log_dir)
+        self.endpoint = ""
+
+    @staticmethod
+    def executable() -> Path:
+        return Path(sys.executable).with_name("moto_server")
+
+    def start(self) -> S3Server:
+        self.process.start()
+        pattern = re.compile(r"Running on (http://127\.0\.0\.1:\d+)")
+        found = wait_for(
+            lambda: pattern.search(self.process.log_text()),
+            timeout=60,
+            what="moto to listen",
+            diagnostics=lambda: f"moto's log: {self.process.log_path}",
+            alive=[self.process],
+        )
+        self.endpoint = found.group(1)
+        wait_for(
+            lambda: httpx.get(f"{self.endpoint}/moto-api/", timeout=2).status_code < 500,
+            timeout=30,
+            what="moto to answer",
+            alive=[self.process],
+        )
+        return self
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.reap(time.monotonic() + STOP_TIMEOUT)
+
+    def client(self) -> Any:
+        """A boto3 S3 client of the test itself (setup and reading back)."""
+        import boto3
+        from botocore.config import Config
+
+        return boto3.session.Session(
+            aws_access_key_id=self.access_key,
+            aws_secret_access_key=self.secret_key,
+            region_name=self.region,
+        ).client(
+            "s3",
+            endpoint_url=self.endpoint,
+            config=Config(signature_version="s3v4", s3={"addressing_style": "path"}),
+        )
+
+    def connection(self) -> dict[str, Any]:
+        """The Airflow ``aws`` connection of the stack (what hooks/storage.py reads)."""
+        return {
+            "conn_type": "aws",
+            "login": self.access_key,
+            "password": self.secret_key,
+            "extra": {"endpoint_url": self.endpoint, "region_name": self.region},
+        }
+
+
 def wait_for(
     condition: Callable[[], T | None],
     *,
@@ -272,11 +350,20 @@ def base_environment() -> dict[str, str]:
     return env
 
 
-def airflow_environment(home: Path, api_port: int, emulator_url: str) -> dict[str, str]:
+def airflow_environment(
+    home: Path,
+    api_port: int,
+    emulator_url: str,
+    *,
+    s3: S3Server | None = None,
+    webhook_token: str | None = None,
+) -> dict[str, str]:
     """The environment of every Airflow process: SQLite, LocalExecutor, short intervals.
 
     The pytest process's own AIRFLOW_* settings (unit-test mode, its database, tests/dags)
-    are dropped: these processes must behave like a deployment, not like a unit test.
+    are dropped: these processes must behave like a deployment, not like a unit test. With
+    *s3*, an ``aws_default`` connection to that server (and no other AWS credentials or
+    configuration reach boto3); with *webhook_token*, the Variable ``wan_webhook_token``.
     """
     env = base_environment()
     passwords = home / "passwords.json"
@@ -325,14 +412,30 @@ def airflow_environment(home: Path, api_port: int, emulator_url: str) -> dict[st
             "AIRFLOW_CONN_RUNWARE_DEFAULT": json.dumps(connection),
         }
     )
+    if s3 is not None:
+        for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+            env.pop(name, None)
+        env.update(
+            {
+                "AIRFLOW_CONN_AWS_DEFAULT": json.dumps(s3.connection()),
+                "AWS_CONFIG_FILE": os.devnull,
+                "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+                "AWS_EC2_METADATA_DISABLED": "true",
+            }
+        )
+    if webhook_token is not None:
+        env[f"AIRFLOW_VAR_{WEBHOOK_TOKEN_VARIABLE.upper()}"] = webhook_token
     return env
 
 
 class AirflowStack:
     """The running processes, and what the tests ask of them (REST API, logs, processes)."""
 
-    def __init__(self, home: Path) -> None:
+    def __init__(self, home: Path, s3: S3Server | None = None) -> None:
         self.home = home
+        self.s3 = s3
+        # A secret the DAGs reach only through a Variable (see the secret audit).
+        self.webhook_token = f"whk-{secrets.token_hex(16)}"
         self.log_dir = home / "logs-of-processes"
         self.log_dir.mkdir()
         self.api_port = free_port()
@@ -347,7 +450,13 @@ class AirflowStack:
 
     def start(self) -> None:
         self.emulator.start()
-        self.env = airflow_environment(self.home, self.api_port, self.emulator.base_url)
+        self.env = airflow_environment(
+            self.home,
+            self.api_port,
+            self.emulator.base_url,
+            s3=self.s3,
+            webhook_token=self.webhook_token,
+        )
         migrate_log = self.log_dir / "db-migrate.log"
         with migrate_log.open("wb") as log:
             result = subprocess.run(
@@ -443,14 +552,13 @@ class AirflowStack:
             alive=list(self.processes.values()),
         )
 
-    def trigger(self, dag_id: str) -> str:
-        """Start a run of *dag_id* now; return its run id."""
+    def trigger(self, dag_id: str, conf: dict[str, Any] | None = None) -> str:
+        """Start a run of *dag_id* now (with *conf*); return its run id."""
         run_id = f"system__{dag_id}__{time.time_ns()}"
-        response = self.api(
-            "POST",
-            f"/api/v2/dags/{dag_id}/dagRuns",
-            json={"dag_run_id": run_id, "logical_date": None},
-        )
+        body: dict[str, Any] = {"dag_run_id": run_id, "logical_date": None}
+        if conf is not None:
+            body["conf"] = conf
+        response = self.api("POST", f"/api/v2/dags/{dag_id}/dagRuns", json=body)
         assert response.status_code in (200, 201), response.text
         return run_id
 
@@ -543,6 +651,10 @@ class AirflowStack:
 
     def diagnostics(self, lines: int = 40) -> str:
         parts = [f"AIRFLOW_HOME {self.home} (full logs in {self.log_dir} and {self.home / 'logs'})"]
+        if self.s3 is not None:
+            # Not its tail: moto logs presigned URLs.
+            state = "running" if self.s3.process.alive else "exited"
+            parts.append(f"moto {self.s3.endpoint} ({state}), log in {self.s3.process.log_path}")
         try:
             parts.append(f"emulator stats: {json.dumps(self.emulator.stats())}")
         except (httpx.HTTPError, ValueError) as error:
@@ -560,9 +672,28 @@ class AirflowStack:
 
 
 @pytest.fixture(scope="module")
-def airflow_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AirflowStack]:
+def system_s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server | None]:
+    """moto for the module's stack, started before it (None when moto is not installed)."""
+    if not S3Server.executable().exists():
+        yield None
+        return
+    # A folder of its own, outside any AIRFLOW_HOME: moto logs presigned URLs.
+    server = S3Server(tmp_path_factory.mktemp("moto-system"), base_environment())
+    atexit.register(server.stop)
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+        atexit.unregister(server.stop)
+
+
+@pytest.fixture(scope="module")
+def airflow_stack(
+    tmp_path_factory: pytest.TempPathFactory, system_s3: S3Server | None
+) -> Iterator[AirflowStack]:
     """Airflow's processes and the emulator, started once for a module and always stopped."""
-    stack = AirflowStack(tmp_path_factory.mktemp("airflow-system"))
+    stack = AirflowStack(tmp_path_factory.mktemp("airflow-system"), s3=system_s3)
     # Also stop them if the test session ends without running the finalizer below.
     atexit.register(stack.stop)
     try:
