@@ -97,34 +97,42 @@ def _listing(keys: Sequence[str], limit: int = 5) -> str:
 
 
 def render_destination(
-    cf: CampaignFile, destination: str, run: Mapping[str, Any]
+    cf: CampaignFile, destination: str, run: Mapping[str, Any], *, override: bool = False
 ) -> tuple[str, list[Problem]]:
-    """The destination with its run fields rendered (``{{ ds }}``), checked as a template."""
+    """The destination with its run fields rendered (``{{ ds }}``), checked as a template.
+
+    :param override: *destination* is the run's ``destination`` param, not the file's.
+    """
+    key = "params.destination" if override else "destination"
+
+    def problem(message: str, at: str = "destination") -> Problem:
+        if override:
+            return Problem(cf.name, None, key, message)
+        return cf.problem((at,), at, message)
+
     try:
         rendered = render(destination, run, collapse=False)
     except PromptError as error:
-        return "", [cf.problem(("destination",), "destination", str(error))]
+        return "", [problem(str(error))]
     try:
         template = DestinationTemplate(rendered)
     except InvalidDestinationError as error:
-        return rendered, [cf.problem(("destination",), "destination", str(error))]
+        return rendered, [problem(str(error))]
     problems = []
     if cf.spec.upload_mode == "push":
         if template.scheme == "file":
             problems.append(
-                cf.problem(
-                    ("upload_mode",),
+                problem(
+                    "push needs a gs:// or s3:// destination: Runware cannot write to a local "
+                    "path (use upload_mode: pull)",
                     "upload_mode",
-                    "push needs a gs:// or s3:// destination: Runware cannot write to a local path",
                 )
             )
         elif not template.known_before_submission:
             problems.append(
-                cf.problem(
-                    ("destination",),
-                    "destination",
+                problem(
                     f"push mode needs names known before submission; {sorted(template.fields)} "
-                    "may only use item_key, index, task_uuid and ext",
+                    "may only use item_key, index, task_uuid and ext"
                 )
             )
     return rendered, problems
@@ -177,7 +185,9 @@ def plan_run(
     rendered = render_requests(cf, chosen, run)
     plan.requests = rendered.requests
     plan.problems += rendered.problems
-    plan.destination, problems = render_destination(cf, destination or spec.destination, run)
+    plan.destination, problems = render_destination(
+        cf, destination or spec.destination, run, override=destination is not None
+    )
     plan.problems += problems
     if not problems:
         plan.manifest = str(DestinationTemplate(plan.destination).manifest_uri(str(run["run_id"])))
