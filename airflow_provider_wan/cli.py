@@ -93,7 +93,13 @@ def validate_file(
     try:
         cf = read_campaign(path)
     except CampaignError as error:
-        report.problems = error.problems
+        report.problems = list(error.problems)
+        partial: CampaignFile | None = error.partial
+        if partial is not None and not partial.spec.items.remote:
+            found = read_items(partial)
+            report.problems += found.problems + template_problems(partial, found)
+        if partial is not None and check_connections:
+            report.problems += _connection_problems(partial, require_connections, report.notes)
         return report, None
     spec = cf.spec
     remote = spec.items.remote

@@ -95,8 +95,8 @@ def check_connections(
                 cf.problem(
                     ("connections", kind),
                     key,
-                    f"connection {conn_id!r} is of type {check.conn_type!r}; a {kind} connection "
-                    f"must be of type {check.expected!r}",
+                    f"connection {conn_id!r} is of type {check.conn_type!r}, not "
+                    f"{check.expected!r}",
                 )
             )
     return checks, problems

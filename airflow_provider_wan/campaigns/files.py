@@ -74,5 +74,27 @@ def read_campaign(
     located = load_yaml(resolved, label)
     spec, problems = validate_campaign(located, label, defaults=defaults)
     if spec is None or problems:
-        raise CampaignError(problems or [Problem(label, None, "", "not a valid campaign")])
+        error = CampaignError(problems or [Problem(label, None, "", "not a valid campaign")])
+        error.partial = _salvage(resolved, label, located, problems, defaults, root)
+        raise error
     return CampaignFile(resolved, label, located, spec, root)
+
+
+def _salvage(
+    path: Path,
+    label: str,
+    located: LocatedYAML,
+    problems: list[Problem],
+    defaults: Mapping[str, Any] | None,
+    root: Path | None,
+) -> CampaignFile | None:
+    """The campaign without its broken top-level keys (their defaults instead), when that is
+    valid: so the items and templates of a file with a typo elsewhere are checked too."""
+    if not isinstance(located.data, Mapping):
+        return None
+    broken = {problem.key.split(".")[0].split("[")[0] for problem in problems}
+    if "" in broken:
+        return None
+    kept = {key: value for key, value in located.data.items() if key not in broken}
+    spec, _ = validate_campaign(LocatedYAML(kept, located.lines), label, defaults=defaults)
+    return CampaignFile(path, label, located, spec, root) if spec is not None else None

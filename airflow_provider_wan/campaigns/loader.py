@@ -54,7 +54,13 @@ def load_campaign(
     :param base: problems name files relative to this folder (default: the file's own).
     :raises CampaignError: every problem found, with file, line and key.
     """
-    cf = read_campaign(path, defaults=defaults, base=base or Path(path).resolve().parent)
+    try:
+        cf = read_campaign(path, defaults=defaults, base=base or Path(path).resolve().parent)
+    except CampaignError as error:
+        if error.partial is not None:  # list the items' and templates' problems too
+            extra = [p for p in static_problems(error.partial) if p not in error.problems]
+            raise CampaignError([*error.problems, *extra]) from None
+        raise
     problems = static_problems(cf)
     if problems:
         raise CampaignError(problems)

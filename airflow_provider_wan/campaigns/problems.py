@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,8 @@ class CampaignError(ValueError):
 
     def __init__(self, problems: Sequence[Problem]) -> None:
         self.problems = list(problems)
+        self.partial: Any = None
+        """What could still be checked: the campaign without its broken keys, if valid."""
         super().__init__(describe(self.problems))
 
 

@@ -234,8 +234,8 @@ def test_a_connection_of_the_wrong_type_is_a_problem(
     code, text = wan("campaign", "validate", str(write(tmp_path, "good.yaml", campaign)))
     assert code == 1
     assert (
-        "good.yaml:12: connections.runware: connection 'my_runware' is of type 'http'; a runware "
-        "connection must be of type 'runware'"
+        "good.yaml:12: connections.runware: connection 'my_runware' is of type 'http', "
+        "not 'runware'"
     ) in text.splitlines()
     assert "my_gcs" not in text  # found, right type
 
@@ -368,3 +368,17 @@ def test_the_console_script_is_installed() -> None:
         [str(script), "campaign", "--help"], capture_output=True, text=True, check=False
     )
     assert done.returncode == 0 and "validate" in done.stdout and "render" in done.stdout
+
+
+def test_a_typo_does_not_hide_the_problems_of_the_items_and_templates(tmp_path: Path) -> None:
+    campaign = GOOD.replace("  size: square", "  sise: square").replace(
+        "{{ color }}", "{{ colour }}"
+    )
+    campaign = campaign.replace("sku: a-2", "sku: a-1")
+    code, lines = validate(write(tmp_path, "good.yaml", campaign))
+    assert code == 1
+    assert lines[0].startswith("good.yaml:2: prompt: uses 'colour', which item does not have: a-1")
+    assert lines[1] == "good.yaml:4: generation.sise: unknown key; did you mean 'size'?"
+    assert (
+        lines[2] == "good.yaml:9: items.inline[1].sku: duplicate item key 'a-1' (first on line 8)"
+    )

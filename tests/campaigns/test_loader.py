@@ -85,15 +85,15 @@ def test_every_broken_campaign_is_named_in_the_import_error(
     campaigns = tmp_path / "campaigns"
     campaigns.mkdir()
     (tmp_path / "wan_campaigns.py").write_text(LOADER)
-    (campaigns / "one.yaml").write_text(
-        CAMPAIGN.format(name="one", size="square").replace("prompt:", "promt:")
-    )
+    broken = CAMPAIGN.format(name="one", size="square").replace("{{ theme }}", "{{ topic }}")
+    (campaigns / "one.yaml").write_text(broken.replace("generation:", "generaton:"))
     (campaigns / "two.yaml").write_text("name: [unclosed\n")
     (campaigns / "three.yaml").write_text(CAMPAIGN.format(name="three", size="square"))
     dags = bag(tmp_path)
     assert dags.dag_ids == ["three"]
     [error] = dags.import_errors.values()
-    assert "campaigns/one.yaml:2: promt: unknown key; did you mean 'prompt'?" in error
+    assert "campaigns/one.yaml:3: generaton: unknown key; did you mean 'generation'?" in error
+    assert "campaigns/one.yaml:2: prompt: uses 'topic', which 2 items do not have" in error
     assert "campaigns/two.yaml:2: YAML syntax:" in error
 
 
