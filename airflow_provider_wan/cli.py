@@ -117,7 +117,8 @@ def validate_file(
     report.problems += template_problems(cf, items)
     run = _run_fields(cf, on_date)
     plan = plan_run(cf, items.items if items is not None else [], run)
-    report.problems += [p for p in plan.problems if p not in report.problems]
+    seen = {_gist(p) for p in report.problems}
+    report.problems += [p for p in plan.problems if _gist(p) not in seen]
     if check_connections:
         report.problems += _connection_problems(cf, require_connections, report.notes)
     if items is not None:
@@ -128,6 +129,11 @@ def validate_file(
     else:
         report.summary = f"{spec.name}: items read at run time"
     return report, cf
+
+
+def _gist(problem: Problem) -> tuple[str, int | None, str, str]:
+    """Problems found twice (statically, then by rendering) share file, line, key and gist."""
+    return problem.file, problem.line, problem.key, problem.message.split(":")[0]
 
 
 def _connection_problems(cf: CampaignFile, require: bool, notes: list[str]) -> list[Problem]:

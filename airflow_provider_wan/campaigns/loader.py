@@ -59,12 +59,18 @@ def load_campaign(
     except CampaignError as error:
         if error.partial is not None:  # list the items' and templates' problems too
             extra = [p for p in static_problems(error.partial) if p not in error.problems]
-            raise CampaignError([*error.problems, *extra]) from None
+            problems = _in_file_order([*error.problems, *extra], error.partial.name)
+            raise CampaignError(problems) from None
         raise
     problems = static_problems(cf)
     if problems:
-        raise CampaignError(problems)
+        raise CampaignError(_in_file_order(problems, cf.name))
     return cf
+
+
+def _in_file_order(problems: list[Problem], campaign: str) -> list[Problem]:
+    """The campaign file's problems by line, then those of its items file."""
+    return sorted(problems, key=lambda p: (p.file != campaign, p.file, p.line or 0))
 
 
 def campaign_dag(path: str | os.PathLike[str], *, defaults: Mapping[str, Any] | None = None) -> DAG:
