@@ -1,14 +1,18 @@
 """Quickstart: six product shots generated with Wan2.6 Image and stored with a manifest.
 
-``./scripts/demo.sh`` runs it against the local Runware emulator (or Runware itself when
-``RUNWARE_API_KEY`` is set). The images land under ``params.output_dir`` (``demo-output/`` by
-default), one folder per logical date, with a JSON Lines manifest in ``_manifests/``.
+The smallest DAG: one ``WanImageInferenceOperator`` and a task that reports what it made.
+``airflow dags test wan_quickstart`` writes the images under ``params.output_dir``
+(``$WAN_DEMO_OUTPUT``, or ``wan-demo-output`` in the temporary directory), one folder per
+logical date, with a JSON Lines manifest in ``_manifests/``. See
+docs/examples/wan_quickstart.md; ``./scripts/demo.sh`` runs the ``catalog_refresh`` campaign.
 """
 
 from __future__ import annotations
 
 import os
+import tempfile
 from datetime import datetime
+from pathlib import Path
 
 from airflow.sdk import DAG, task
 
@@ -27,7 +31,10 @@ with DAG(
     start_date=datetime(2026, 1, 1),
     catchup=False,
     tags=["wan", "example"],
-    params={"output_dir": os.environ.get("WAN_DEMO_OUTPUT", "/tmp/wan-demo-output")},
+    params={
+        "output_dir": os.environ.get("WAN_DEMO_OUTPUT")
+        or str(Path(tempfile.gettempdir()) / "wan-demo-output")
+    },
 ):
     generate = WanImageInferenceOperator(
         task_id="generate",
