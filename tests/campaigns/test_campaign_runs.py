@@ -271,3 +271,47 @@ def test_a_connection_of_the_wrong_type_fails_the_plan_before_any_spend(
         "connections.runware: connection 'runware_default' is of type 'http'"
         in capfd.readouterr().out
     )
+
+
+def test_a_push_campaign_ends_with_its_manifest_and_contact_sheet_in_the_bucket(
+    run_dag: RunDag,
+    emulator: EmulatorServer,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bucket = request.getfixturevalue("gcs_bucket")
+    key = request.getfixturevalue("gcs_service_account")  # push mode signs upload URLs
+    monkeypatch.setenv(
+        "AIRFLOW_CONN_GOOGLE_CLOUD_DEFAULT",
+        json.dumps(
+            {
+                "conn_type": "google_cloud_platform",
+                "extra": {"keyfile_dict": key.info, "project": "wan-test"},
+            }
+        ),
+    )
+    run = run_dag("campaign_push", destination=bucket.uri("{{ ds }}/{item_key}-{index}.{ext}"))
+    assert run.state == "success"
+    summary = ti_of(run, "finish").xcom_pull(task_ids="finish")
+    assert summary["images"] == 6 and summary["status"] == ["complete"]
+    assert emulator.stats()["uploads_made"] == 6
+    blobs = bucket.client().bucket(bucket.name)
+    manifest = parse_uri(summary["manifest"])
+    lines = [json.loads(line) for line in blobs.blob(manifest.key).download_as_text().splitlines()]
+    assert sorted(line["uri"].rsplit("/", 1)[-1] for line in lines) == [
+        f"{flavour}-{index}.png" for flavour in ("apricot", "plum", "quince") for index in (0, 1)
+    ]
+    sheet = blobs.blob(parse_uri(summary["contact_sheet"]).key).download_as_bytes()
+    with Image.open(io.BytesIO(sheet)) as picture:
+        assert picture.format == "PNG"
+
+
+def test_a_run_with_no_items_ends_complete_and_empty(
+    run_dag: RunDag, emulator: EmulatorServer, tmp_path: Path
+) -> None:
+    run = run_dag("campaign_basic", destination=destination(tmp_path), max_items=0)
+    assert run.state == "success"
+    lines, summary, sheet = run_files(tmp_path)
+    assert lines == [] and summary["images"] == 0 and summary["status"] == ["complete"]
+    assert sheet.exists()
+    assert emulator.stats()["requests"] == 0
