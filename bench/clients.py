@@ -39,6 +39,7 @@ import logging
 import sys
 import time
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -99,7 +100,7 @@ def run_provider(args: argparse.Namespace, probe: Probe, *, tuned: bool) -> list
         progress(tracker, new)
         polls.append((round(time.perf_counter() - started, 2), tracker.image_count))
 
-    async def wait(expected: dict[str, int | None]) -> ResultsTracker:
+    async def wait(expected: Mapping[str, int | None]) -> ResultsTracker:
         async with AsyncRunwareClient(
             KEY, base_url=args.api_url, poll_batch_size=poll_batch_size
         ) as client:

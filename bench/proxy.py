@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import socket
 import threading
@@ -117,7 +118,7 @@ class ProxyHost:
     async def _listen(self) -> None:
         for proxy in self.proxies.values():
             server = await asyncio.start_server(
-                lambda r, w, p=proxy: self._forward(p, r, w), "127.0.0.1", 0
+                functools.partial(self._forward, proxy), "127.0.0.1", 0
             )
             proxy.port = server.sockets[0].getsockname()[1]
             self._servers.append(server)
