@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ def test_the_provider_benchmark_waits_with_the_triggers_default_schedule() -> No
 
 
 @pytest.fixture(scope="module")
-def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("bench")
     docs = out / "benchmarks.md"
     docs.write_text(
@@ -46,7 +47,7 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
     return json.loads((out / "results.json").read_text()), out
 
 
-def test_every_approach_makes_every_image(bench_run: tuple[dict, Path]) -> None:
+def test_every_approach_makes_every_image(bench_run: tuple[dict[str, Any], Path]) -> None:
     results, _ = bench_run
     runs = {run["approach"]: run for run in results["runs"]}
     assert set(runs) == {"provider", "provider-tuned", "per-image", "sdk"}
@@ -60,7 +61,7 @@ def test_every_approach_makes_every_image(bench_run: tuple[dict, Path]) -> None:
         assert (run["capacity"], run["waves"], run["ideal_seconds"]) == (3, 2, 0.4)
 
 
-def test_batching_shows_in_the_request_counts(bench_run: tuple[dict, Path]) -> None:
+def test_batching_shows_in_the_request_counts(bench_run: tuple[dict[str, Any], Path]) -> None:
     results, _ = bench_run
     requests = {run["approach"]: run["phases"][0]["requests"] for run in results["runs"]}
     by_type = {
@@ -72,7 +73,9 @@ def test_batching_shows_in_the_request_counts(bench_run: tuple[dict, Path]) -> N
     assert requests["provider"] < requests["sdk"]
 
 
-def test_the_provider_stores_every_image_locally_and_in_gcs(bench_run: tuple[dict, Path]) -> None:
+def test_the_provider_stores_every_image_locally_and_in_gcs(
+    bench_run: tuple[dict[str, Any], Path],
+) -> None:
     results, _ = bench_run
     [provider] = [run for run in results["runs"] if run["approach"] == "provider"]
     pulls = {phase["name"]: phase for phase in provider["phases"][1:]}
@@ -84,7 +87,9 @@ def test_the_provider_stores_every_image_locally_and_in_gcs(bench_run: tuple[dic
     assert pulls["pull-gs"]["bytes_sent"] >= pulls["pull-gs"]["extra"]["stored_bytes"]
 
 
-def test_docs_keep_the_hand_written_text_around_fresh_tables(bench_run: tuple[dict, Path]) -> None:
+def test_docs_keep_the_hand_written_text_around_fresh_tables(
+    bench_run: tuple[dict[str, Any], Path],
+) -> None:
     _, out = bench_run
     text = (out / "benchmarks.md").read_text()
     assert text.startswith("# Benchmarks\n\nwritten by hand\n")
