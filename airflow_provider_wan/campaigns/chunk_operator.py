@@ -16,11 +16,13 @@ from typing import Any
 from airflow.sdk import Context
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_provider_wan.campaigns.budget import ChunkState, ChunkStatus, admit
+from airflow_provider_wan.campaigns.budget import ChunkState, ChunkStatus, Decision, admit
 from airflow_provider_wan.operators.image_inference import ITEM_KEY, WanImageInferenceOperator
 
 CHUNK_IMAGES_KEY = "chunk_images"
 """XCom key (on the plan task) of the number of images of every chunk, in order."""
+SPENT_KEY = "spent"
+"""XCom key of a finished chunk's ``{"cost", "images"}``, small, for the budget of later chunks."""
 
 _IN_FLIGHT = frozenset({"running", "deferred", "up_for_reschedule", "restarting", "up_for_retry"})
 _FAILED = frozenset({"failed", "upstream_failed"})
@@ -102,12 +104,12 @@ class CampaignChunkOperator(WanImageInferenceOperator):
                     ti.try_number,
                 )
             else:
-                decision = self._ask_budget(ti, map_index)
+                decision = self._ask_budget(ti, map_index, self.budget_usd)
                 if not decision.admitted:
                     self.log.warning("Not submitted: %s", decision.message)
                     raise AirflowSkipException(decision.message)
                 self.log.info("Submitting: %s", decision.message)
-        return super().execute(context)
+        return self._spent(ti, super().execute(context))
 
     def execute_complete(
         self, context: Context, event: dict[str, Any] | None = None
@@ -115,9 +117,17 @@ class CampaignChunkOperator(WanImageInferenceOperator):
         ti = context["ti"]
         map_index = ti.map_index if ti.map_index is not None else -1
         context["chunk_label"] = chunk_label(self.requests, map_index)  # type: ignore[typeddict-unknown-key]
-        return super().execute_complete(context, event)
+        return self._spent(ti, super().execute_complete(context, event))
 
-    def _ask_budget(self, ti: Any, map_index: int) -> Any:
+    @staticmethod
+    def _spent(ti: Any, summary: dict[str, Any]) -> dict[str, Any]:
+        totals = summary.get("totals", {})
+        ti.xcom_push(
+            key=SPENT_KEY, value={"cost": totals.get("cost"), "images": totals.get("images")}
+        )
+        return summary
+
+    def _ask_budget(self, ti: Any, map_index: int, limit: float) -> Decision:
         images: list[int] = ti.xcom_pull(task_ids=self.plan_task_id, key=CHUNK_IMAGES_KEY) or []
         states = chunk_states(ti, self.task_id)
         chunks = []
@@ -125,14 +135,13 @@ class CampaignChunkOperator(WanImageInferenceOperator):
             status = ChunkStatus.IN_FLIGHT if index == map_index else status_of(states.get(index))
             cost, made = None, 0
             if status is ChunkStatus.FINISHED:
-                summary = ti.xcom_pull(task_ids=self.task_id, map_indexes=index) or {}
-                totals = summary.get("totals", {}) if isinstance(summary, Mapping) else {}
-                cost, made = totals.get("cost"), int(totals.get("images") or 0)
+                spent = ti.xcom_pull(task_ids=self.task_id, map_indexes=index, key=SPENT_KEY)
+                if isinstance(spent, Mapping):
+                    cost, made = spent.get("cost"), int(spent.get("images") or 0)
             chunks.append(ChunkState(index, count, status, cost, made))
         if not any(chunk.index == map_index for chunk in chunks):
             chunks.append(ChunkState(map_index, self._images(), ChunkStatus.IN_FLIGHT))
-        assert self.budget_usd is not None
-        return admit(map_index, chunks, self.cost_per_image_usd, self.budget_usd)
+        return admit(map_index, chunks, self.cost_per_image_usd, limit)
 
     def _images(self) -> int:
         default = int(self.number_results or 1)
