@@ -15,6 +15,7 @@ the ideal wall time is generation time x waves.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -249,6 +250,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     args = parser.parse_args(argv)
     if not args.pull:
         args.gcs = False
+    if "sdk" in args.approaches and importlib.util.find_spec("runware") is None:
+        print("runware-sdk is not installed (the bench extra, Python 3.11+): skipping 'sdk'")
+        args.approaches = [a for a in args.approaches if a != "sdk"]
     return args
 
 

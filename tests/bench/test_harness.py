@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import subprocess
 import sys
@@ -50,7 +51,10 @@ def bench_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any],
 def test_every_approach_makes_every_image(bench_run: tuple[dict[str, Any], Path]) -> None:
     results, _ = bench_run
     runs = {run["approach"]: run for run in results["runs"]}
-    assert set(runs) == {"provider", "provider-tuned", "per-image", "sdk"}
+    expected = {"provider", "provider-tuned", "per-image", "sdk"}
+    if importlib.util.find_spec("runware") is None:  # the bench extra needs Python 3.11+
+        expected.discard("sdk")
+    assert set(runs) == expected
     for run in runs.values():
         generate = run["phases"][0]
         assert generate["name"] == "generate"
@@ -70,7 +74,7 @@ def test_batching_shows_in_the_request_counts(bench_run: tuple[dict[str, Any], P
     assert by_type["provider"]["imageInference"] == N  # tasks in one submission request...
     assert by_type["per-image"]["imageInference"] == N
     assert requests["provider"] < requests["per-image"]  # ...but fewer requests
-    assert requests["provider"] < requests["sdk"]
+    assert requests["provider"] < requests.get("sdk", requests["per-image"])
 
 
 def test_the_provider_stores_every_image_locally_and_in_gcs(
