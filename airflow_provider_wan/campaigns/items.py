@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -64,15 +64,18 @@ def key_problem(value: Any) -> str | None:
     return None
 
 
-def collect(rows: Iterable[Row], key_field: str, file: str, *, key_label: str = "") -> ItemSet:
+def collect(
+    rows: Iterable[Row], key_field: str, file: str, *, key_labels: Sequence[str] = ()
+) -> ItemSet:
     """Items from *rows*; a row without a usable or unique key is a problem, not an item.
 
-    :param key_label: how to name the key in problems (the YAML path for inline items).
+    :param key_labels: how problems name the key of each row (the YAML path of an inline
+        item, ``items.inline[3].sku``); the key field's name by default.
     """
     result = ItemSet()
     first_line: dict[str, int | None] = {}
-    label = key_label or key_field
-    for line, fields in rows:
+    for position, (line, fields) in enumerate(rows):
+        label = key_labels[position] if position < len(key_labels) else key_field
         if key_field not in fields or fields[key_field] in (None, ""):
             present = ", ".join(sorted(str(name) for name in fields)) or "none"
             result.problems.append(
@@ -167,29 +170,10 @@ def inline_items(
     inline: list[dict[str, Any]], key_field: str, located: LocatedYAML, file: str
 ) -> ItemSet:
     """The items written in the YAML under ``items.inline``."""
-    result = ItemSet()
-    first_line: dict[str, int | None] = {}
-    for index, fields in enumerate(inline):
-        path = ("items", "inline", index)
-        line = located.line_of(path)
-        found = collect(
-            [(line, fields)], key_field, file, key_label=format_path((*path, key_field))
-        )
-        for item in found.items:
-            if item.key in first_line:
-                result.problems.append(
-                    Problem(
-                        file,
-                        line,
-                        format_path((*path, key_field)),
-                        f"duplicate item key {item.key!r} (first on line {first_line[item.key]})",
-                    )
-                )
-                continue
-            first_line[item.key] = line
-            result.items.append(item)
-        result.problems += found.problems
-    return result
+    paths = [("items", "inline", index) for index in range(len(inline))]
+    rows = [(located.line_of(path), fields) for path, fields in zip(paths, inline, strict=True)]
+    labels = [format_path((*path, key_field)) for path in paths]
+    return collect(rows, key_field, file, key_labels=labels)
 
 
 def local_source(campaign_path: Path, source: str) -> Path | None:
