@@ -20,6 +20,7 @@ from airflow_provider_wan.campaigns.files import CampaignFile
 from airflow_provider_wan.campaigns.problems import Problem
 from airflow_provider_wan.campaigns.spec import KEY_PATTERN, source_format
 from airflow_provider_wan.campaigns.yaml_source import LocatedYAML, format_path
+from airflow_provider_wan.storage.errors import TransientStorageError
 
 Row = tuple[int | None, Mapping[str, Any]]
 """A row of an item source: (line in its file, fields)."""
@@ -209,7 +210,8 @@ def read_items(
 
     :param source: another ``items.source`` for this run (a run's ``items_source`` param).
     :param fetch: reads a ``gs://`` / ``s3://`` object; without it such a source is a problem
-        (it is read at run time only).
+        (it is read at run time only). A storage error is a problem, except a transient one,
+        which is raised (the task retries).
     """
     items = cf.spec.items
     origin = source or items.source
@@ -242,6 +244,8 @@ def read_items(
         )
     try:
         data = fetch(origin)
+    except TransientStorageError:
+        raise  # a retry may succeed: let the task retry
     except Exception as error:  # storage errors name the object and the reason
         return ItemSet(problems=[Problem(origin, None, "", f"cannot read the items: {error}")])
     return parse_items(data, kind, origin, items.key)
