@@ -180,35 +180,10 @@ class Delivery:
         tasks: Mapping[str, PlannedTask],
         inline: Mapping[str, ImageResult],
     ) -> Delivered:
-        jobs = []
-        for image in images:
-            item = tasks[image["task_uuid"]]
-            result = inline.get(image["image_uuid"])
-            source = (
-                ImageSource(data_uri=result.image_data_uri, base64_data=result.image_base64_data)
-                if result is not None and result.has_inline_data
-                else ImageSource(url=image["image_url"])
-            )
-            name = _name(
-                item,
-                image["index"],
-                task_uuid=image["task_uuid"],
-                image_uuid=image["image_uuid"],
-                seed=image["seed"],
-            )
-            jobs.append(
-                PullJob(
-                    item_key=image["item_key"],
-                    source=source,
-                    destination=self.template.render(name),
-                    output_format=item.task.effective_output_format,
-                    metadata=_metadata(image, item),
-                    cost=image["cost"],
-                )
-            )
         policy = SourcePolicy(extra_origins=self.trusted_origins)
         with ImagePuller(store, policy=policy) as puller:
-            report = puller.pull(jobs)
+            # A generator: the puller takes jobs as it has room, so memory stays flat.
+            report = puller.pull(self._pull_job(image, tasks, inline) for image in images)
         delivered = Delivered(lines=report.manifest_lines())
         for pulled in report.stored:
             delivered.uris[str(pulled.job.metadata.image_uuid)] = str(pulled.stored.uri)
@@ -217,6 +192,35 @@ class Delivery:
                 _storage_failure(failure.job.item_key, failure.job.metadata, failure.error)
             )
         return delivered
+
+    def _pull_job(
+        self,
+        image: Mapping[str, Any],
+        tasks: Mapping[str, PlannedTask],
+        inline: Mapping[str, ImageResult],
+    ) -> PullJob:
+        item = tasks[image["task_uuid"]]
+        result = inline.get(image["image_uuid"])
+        source = (
+            ImageSource(data_uri=result.image_data_uri, base64_data=result.image_base64_data)
+            if result is not None and result.has_inline_data
+            else ImageSource(url=image["image_url"])
+        )
+        name = _name(
+            item,
+            image["index"],
+            task_uuid=image["task_uuid"],
+            image_uuid=image["image_uuid"],
+            seed=image["seed"],
+        )
+        return PullJob(
+            item_key=image["item_key"],
+            source=source,
+            destination=self.template.render(name),
+            output_format=item.task.effective_output_format,
+            metadata=_metadata(image, item),
+            cost=image["cost"],
+        )
 
     def _confirm(
         self,

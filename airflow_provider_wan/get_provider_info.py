@@ -66,7 +66,12 @@ def get_provider_info() -> dict[str, Any]:
                     "batch_size": {
                         "label": "Tasks per request",
                         "schema": {"type": ["integer", "null"], "default": 50, "minimum": 1},
-                        "description": "How many tasks share one HTTP POST.",
+                        "description": "How many tasks share one submission request.",
+                    },
+                    "poll_batch_size": {
+                        "label": "Polls per request",
+                        "schema": {"type": ["integer", "null"], "default": 500, "minimum": 1},
+                        "description": "How many getResponse tasks share one poll request.",
                     },
                 },
                 "ui-field-behaviour": {

@@ -87,8 +87,12 @@ class RunwareAPIError(RunwareError):
 
     @property
     def parameter(self) -> str | None:
-        """The wire name of the parameter the first error is about, when the API named one."""
-        return self.errors[0].parameter if self.errors else None
+        """The wire name(s) of the parameter the first error is about, when the API named any
+        (several, comma-separated, for a rule across fields such as the size)."""
+        if not self.errors or not self.errors[0].parameter:
+            return None
+        parameter = self.errors[0].parameter
+        return ", ".join(parameter) if isinstance(parameter, list) else parameter
 
     @property
     def task_uuid(self) -> str | None:

@@ -459,7 +459,10 @@ def read_poll(task_uuids: Sequence[str], envelope: Envelope) -> PollUpdate:
         if status in _PROCESSING or (not status and not item.get("imageUUID")):
             update.processing.add(uuid)
         elif status == "error":
-            update.failed[uuid] = _read_item(TaskError, item)
+            # Seen in Runware's SDK: the error nested in the item ({"error": {code, message}}).
+            nested = item.get("error")
+            flat = {**item, **nested} if isinstance(nested, Mapping) else item
+            update.failed[uuid] = _read_item(TaskError, flat)
         elif item.get("imageUUID"):
             update.images.append(_read_item(ImageResult, item))
     for uuid, error in _attribute(envelope.errors, list(task_uuids)).items():

@@ -16,7 +16,7 @@ class TaskError(ResponseModel):
 
     code: str = "unknown"
     message: str = ""
-    parameter: str | None = None
+    parameter: str | list[str] | None = None
     task_type: str | None = Field(default=None, alias="taskType")
     task_uuid: str | None = Field(default=None, alias="taskUUID")
     documentation: str | None = None
@@ -24,7 +24,9 @@ class TaskError(ResponseModel):
 
     def describe(self) -> str:
         """``code: message (parameter)``, for logs and exception text."""
-        about = f" (parameter {self.parameter})" if self.parameter else ""
+        names = self.parameter if isinstance(self.parameter, list) else [self.parameter]
+        shown = ", ".join(str(name) for name in names if name)
+        about = f" (parameter {shown})" if shown else ""
         return f"{self.code}: {self.message}{about}"
 
 

@@ -20,8 +20,9 @@ from airflow_provider_wan.api.results import ImageResult, TaskError
 class PollSchedule:
     """How often to ask for results: start near the generation time, grow to a cap.
 
-    The defaults follow Runware's advice and its SDK: a first look after about a second,
-    then waits growing by half each time up to 10 s.
+    Runware advises exponential backoff from 1 to 2 s. The defaults look after a second, then
+    wait half as long again each time, up to 5 s: since one request polls hundreds of tasks,
+    a short cap costs few requests and finds the last images soon after they are done.
 
     :param initial_delay: seconds before the first poll.
     :param multiplier: growth of the wait from one poll to the next.
@@ -32,7 +33,7 @@ class PollSchedule:
 
     initial_delay: float = 1.0
     multiplier: float = 1.5
-    max_delay: float = 10.0
+    max_delay: float = 5.0
     max_consecutive_failures: int = 5
 
     def __post_init__(self) -> None:

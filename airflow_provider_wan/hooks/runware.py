@@ -17,7 +17,11 @@ from airflow_provider_wan.api import (
     RunwareClient,
     RunwareError,
 )
-from airflow_provider_wan.api.client import DEFAULT_BATCH_SIZE, DEFAULT_TIMEOUT
+from airflow_provider_wan.api.client import (
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_POLL_BATCH_SIZE,
+    DEFAULT_TIMEOUT,
+)
 
 if TYPE_CHECKING:
     from airflow.sdk import Connection
@@ -70,6 +74,7 @@ class RunwareSettings:
     timeout: float = DEFAULT_TIMEOUT
     max_retries: int = DEFAULT_MAX_RETRIES
     batch_size: int = DEFAULT_BATCH_SIZE
+    poll_batch_size: int = DEFAULT_POLL_BATCH_SIZE
 
     @classmethod
     def from_connection(cls, conn: Connection, extra: dict[str, Any]) -> RunwareSettings:
@@ -86,10 +91,11 @@ class RunwareSettings:
             timeout = float(_extra(extra, "timeout") or DEFAULT_TIMEOUT)
             max_retries = int(_extra(extra, "max_retries") or DEFAULT_MAX_RETRIES)
             batch_size = int(_extra(extra, "batch_size") or DEFAULT_BATCH_SIZE)
+            poll_batch_size = int(_extra(extra, "poll_batch_size") or DEFAULT_POLL_BATCH_SIZE)
         except (TypeError, ValueError) as error:
             raise ValueError(
-                f"Connection {conn.conn_id!r}: timeout, max_retries and batch_size must be "
-                f"numbers ({error})"
+                f"Connection {conn.conn_id!r}: timeout, max_retries, batch_size and "
+                f"poll_batch_size must be numbers ({error})"
             ) from None
         return cls(
             base_url=base_url_of(conn.host, conn.port, conn.schema),
@@ -97,6 +103,7 @@ class RunwareSettings:
             timeout=timeout,
             max_retries=max_retries,
             batch_size=batch_size,
+            poll_batch_size=poll_batch_size,
         )
 
     @property
@@ -113,6 +120,7 @@ class RunwareSettings:
             "timeout": self.timeout,
             "retry": RetryPolicy(max_attempts=self.max_retries + 1),
             "batch_size": self.batch_size,
+            "poll_batch_size": self.poll_batch_size,
         }
 
 
@@ -121,7 +129,7 @@ class RunwareHook(BaseHook):
 
     The connection's password is the API key (masked in every log as soon as it is read), its
     host may point at another endpoint (an emulator, a proxy), and its extras set ``timeout``,
-    ``max_retries`` and ``batch_size``.
+    ``max_retries``, ``batch_size`` and ``poll_batch_size``.
 
     :param runware_conn_id: the :ref:`runware connection <howto/connection:runware>` to use.
     """

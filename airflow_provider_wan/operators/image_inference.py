@@ -157,7 +157,7 @@ class WanImageInferenceOperator(BaseOperator):
         wait_for_completion: bool = True,
         timeout: timedelta | float = timedelta(hours=1),
         poll_interval: float = 1.0,
-        max_poll_interval: float = 10.0,
+        max_poll_interval: float = 5.0,
         allow_failures: int | float = 0,
         destination: str | None = None,
         upload_mode: UploadMode = "pull",
@@ -395,13 +395,7 @@ class WanImageInferenceOperator(BaseOperator):
         event: Mapping[str, Any] | None,
         images: Sequence[ImageResult] | None = None,
     ) -> dict[str, Any]:
-        # Which UUID a task ended up with depends on earlier failures; every generation's UUID
-        # is derived again here, so nothing has to travel through the deferral.
-        by_uuid = {
-            item.uuid(generation): item
-            for item in planned
-            for generation in range(MAX_GENERATIONS + 1)
-        }
+        by_uuid = _planned_by_uuid(planned, (event or {}).get("task_uuids") or [])
         refs = {
             uuid: TaskRef(item_key_of(item), item.task.expected_images, result_index_of(item))
             for uuid, item in by_uuid.items()
@@ -451,3 +445,19 @@ class WanImageInferenceOperator(BaseOperator):
         finally:
             store.close()
         self.log.info("Stored %d image(s); manifest: %s", len(delivered.uris), summary["manifest"])
+
+
+def _planned_by_uuid(
+    planned: Sequence[PlannedTask], uuids: Sequence[str]
+) -> dict[str, PlannedTask]:
+    """Map task UUIDs back to planned tasks, deriving later generations only when needed.
+
+    Which UUID a task ended up with depends on earlier failures; the UUIDs are derived again
+    here, so nothing has to travel through the deferral. Most runs need generation 0 only.
+    """
+    by_uuid = {item.uuid(0): item for item in planned}
+    for generation in range(1, MAX_GENERATIONS + 1):
+        if all(uuid in by_uuid for uuid in uuids):
+            break
+        by_uuid.update((item.uuid(generation), item) for item in planned)
+    return by_uuid

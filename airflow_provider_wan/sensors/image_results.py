@@ -50,7 +50,7 @@ class WanImageResultsSensor(BaseSensorOperator):
         expected_images: Mapping[str, int] | int | None = None,
         runware_conn_id: str = RunwareHook.default_conn_name,
         deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
-        max_poll_interval: float = 10.0,
+        max_poll_interval: float = 5.0,
         allow_failures: int | float = 0,
         **kwargs: Any,
     ) -> None:

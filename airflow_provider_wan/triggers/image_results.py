@@ -40,7 +40,7 @@ class WanImageResultsTrigger(BaseTrigger):
         expected_images: Mapping[str, int | None],
         deadline: float,
         poll_interval: float = 1.0,
-        max_poll_interval: float = 10.0,
+        max_poll_interval: float = 5.0,
         poll_multiplier: float = 1.5,
         max_consecutive_failures: int = 5,
         failed: Mapping[str, Mapping[str, Any]] | None = None,

@@ -326,3 +326,32 @@ def test_the_key_appears_in_no_log_repr_or_exception(
     messages.extend(record.getMessage() for record in caplog.records)
     assert len(messages) > 4
     assert [m for m in messages if KEY in m] == []
+
+
+def test_a_cross_field_error_may_name_several_parameters(scripted_server: ScriptedServer) -> None:
+    one = task()
+    error = {
+        "code": "invalidSize",
+        "message": "bad size",
+        "parameter": ["width", "height"],
+        "taskUUID": one["taskUUID"],
+    }
+    scripted_server.play(Reply(status=400, body={"data": [], "errors": [error]}))
+    with client(scripted_server) as c, pytest.raises(APIValidationError) as caught:
+        c.submit([one])
+    assert caught.value.parameter == "width, height"
+    assert "(parameter width, height)" in str(caught.value)
+
+
+def test_a_task_error_nested_in_a_data_item_is_read(scripted_server: ScriptedServer) -> None:
+    failed = str(uuid.uuid4())
+    item = {
+        "taskUUID": failed,
+        "status": "error",
+        "error": {"code": "timeoutProvider", "message": "too slow"},
+    }
+    scripted_server.play(Reply(body={"data": [item]}))
+    with client(scripted_server) as c:
+        update = c.poll([failed])
+    assert update.failed[failed].code == "timeoutProvider"
+    assert update.failed[failed].message == "too slow"

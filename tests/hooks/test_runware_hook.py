@@ -87,7 +87,9 @@ def test_a_connection_without_key_is_refused_clearly(monkeypatch: pytest.MonkeyP
 
 def test_a_non_numeric_extra_is_refused_clearly(monkeypatch: pytest.MonkeyPatch) -> None:
     use_connection(monkeypatch, password=KEY, extra={"timeout": "soon"})
-    with pytest.raises(ValueError, match="timeout, max_retries and batch_size must be numbers"):
+    with pytest.raises(
+        ValueError, match="timeout, max_retries, batch_size and poll_batch_size must be numbers"
+    ):
         RunwareHook().get_settings()
 
 
