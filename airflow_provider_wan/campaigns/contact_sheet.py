@@ -136,5 +136,6 @@ def render_contact_sheet(
         label = _fit(draw, tile.label, label_font, box_w)
         draw.text((x, y + box_h + pad // 2), label, fill=_TEXT, font=label_font)
     out = io.BytesIO()
-    sheet.save(out, format="PNG", optimize=True)
+    # optimize=True costs ten times the CPU (17 s vs 1.8 s for 200 thumbnails) for a few percent.
+    sheet.save(out, format="PNG", compress_level=6)
     return out.getvalue()
