@@ -186,7 +186,7 @@ class Wait(_Model):
 
     timeout_minutes: float = Field(60, gt=0)
     poll_interval_seconds: float = Field(2.0, gt=0)
-    max_poll_interval_seconds: float = Field(15.0, gt=0)
+    max_poll_interval_seconds: float = Field(5.0, gt=0)
 
     @model_validator(mode="after")
     def _order(self) -> Wait:
