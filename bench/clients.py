@@ -5,25 +5,29 @@ the emulator (through the counting proxy) and prints one JSON line with its phas
 (:class:`bench.measure.PhaseResult`). Approaches:
 
 ``provider``
-    This provider's path as an Airflow task runs it: every request validated
+    This provider's path as an Airflow task runs it, with the provider's defaults (read from
+    the provider, not copied: :func:`provider_settings`): every request validated
     (``parse_inference``), ``submit_planned`` with the sync client (task UUIDs derived from
     the task's identity, 50 tasks per POST, ``deliveryMethod: async``), the trigger's wait
-    (``AsyncRunwareClient.wait`` with the trigger's default schedule: 1 s, x1.5, at most 10 s;
-    100 ``getResponse`` per POST), then what ``execute_complete`` does on the worker: the
-    event checked, the finished images read with one more batched poll
-    (``outcome.finished_images``), the summary built; then the storage step:
-    ``Delivery.store_images`` (pull: ``ImagePuller``, 8 at a time) and the manifest, into
-    ``file://`` and into ``gs://`` (gcp-storage-emulator).
+    (``AsyncRunwareClient.wait`` with the trigger's default schedule, ``PollSchedule()``:
+    1 s, x1.5, at most 5 s; ``DEFAULT_POLL_BATCH_SIZE``, 500, ``getResponse`` per POST), then
+    what ``execute_complete`` does on the worker: the task UUIDs mapped back to the planned
+    tasks (later generations derived only when the event needs them), the event checked, the
+    finished images read with one more batched poll (``outcome.finished_images``), the
+    summary built; then the storage step: ``Delivery.store_images`` (pull: ``ImagePuller``,
+    8 at a time, jobs made as it goes) and the manifest, into ``file://`` and into ``gs://``
+    (gcp-storage-emulator).
 ``provider-tuned``
-    The same client with knobs the Airflow face does not expose yet: up to 1000
-    ``getResponse`` per POST, a poll every second. Generation only.
+    The same path with settings a DAG can give it today: the connection extra
+    ``poll_batch_size`` at least N (every pending task in one poll request, the re-read too)
+    and the operator's ``max_poll_interval=1`` (a poll every second). Generation only.
 ``per-image``
     What a DAG of ``HttpOperator`` + ``HttpSensor`` per image does, with plain httpx: one
     POST per image (``deliveryMethod: async``), then a sensor per image that pokes at once and
     every ``--poke-interval`` seconds (HttpSensor's ``poke_interval``) with a one-task
     ``getResponse``. Every image's operator and sensor run concurrently (as many parallel
-    task instances as images, the best case for this approach), over one pool of 100
-    keep-alive connections (a real worker would open one per task instance).
+    task instances as images, the best case for this approach), at most 100 requests in
+    flight, each on a new connection (``HttpHook.run()`` opens a new session per call).
 ``sdk``
     Runware's official SDK (``runware-sdk``), REST transport with ``http_base_url`` pointed
     at the emulator: ``await asyncio.gather(*(runware.run(task) for task in tasks))``, the
@@ -39,13 +43,17 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from bench.measure import PhaseResult, Probe
+
+if TYPE_CHECKING:  # imported where used: the other approaches' processes do without them
+    from airflow_provider_wan.api.submission import PlannedTask
+    from airflow_provider_wan.api.tracking import PollSchedule
 
 KEY = "bench-key"  # bench/emulator_throughput.py starts the emulator with this key
 MODEL = "alibaba:wan@2.6-image"
@@ -68,10 +76,43 @@ def wire_task(index: int, args: argparse.Namespace) -> dict[str, Any]:
 # -- this provider ---------------------------------------------------------------------------
 
 
+def provider_settings(count: int, *, tuned: bool) -> tuple[PollSchedule, int]:
+    """The poll schedule and ``getResponse`` tasks per request of "provider" / "provider-tuned".
+
+    "provider" takes the provider's own defaults: ``PollSchedule()`` is the schedule of
+    ``WanImageResultsTrigger`` and of the operator's default ``poll_interval`` and
+    ``max_poll_interval``, and ``DEFAULT_POLL_BATCH_SIZE`` that of the client and of the
+    connection (tests/bench pins both). "provider-tuned" is what the operator's
+    ``poll_interval=1, max_poll_interval=1`` and the extra ``poll_batch_size`` >= N give.
+    """
+    from airflow_provider_wan.api.client import DEFAULT_POLL_BATCH_SIZE
+    from airflow_provider_wan.api.tracking import PollSchedule
+
+    if not tuned:
+        return PollSchedule(), DEFAULT_POLL_BATCH_SIZE
+    return PollSchedule(initial_delay=1.0, max_delay=1.0), max(count, DEFAULT_POLL_BATCH_SIZE)
+
+
+def planned_by_uuid(planned: Sequence[PlannedTask], uuids: Sequence[str]) -> dict[str, PlannedTask]:
+    """``execute_complete``'s map from task UUIDs to planned tasks (generation 0 first).
+
+    The same as ``operators.image_inference._planned_by_uuid`` (tests/bench pins it), which
+    cannot be imported here without importing Airflow into the measured client process.
+    """
+    from airflow_provider_wan.api.submission import MAX_GENERATIONS
+
+    by_uuid = {item.uuid(0): item for item in planned}
+    for generation in range(1, MAX_GENERATIONS + 1):
+        if all(task_uuid in by_uuid for task_uuid in uuids):
+            break
+        by_uuid.update((item.uuid(generation), item) for item in planned)
+    return by_uuid
+
+
 def run_provider(args: argparse.Namespace, probe: Probe, *, tuned: bool) -> list[PhaseResult]:
-    from airflow_provider_wan.api import AsyncRunwareClient, PollSchedule, RunwareClient
+    from airflow_provider_wan.api import AsyncRunwareClient, RunwareClient
     from airflow_provider_wan.api.inference import ImageInference
-    from airflow_provider_wan.api.submission import MAX_GENERATIONS, PlannedTask, submit_planned
+    from airflow_provider_wan.api.submission import PlannedTask, submit_planned
     from airflow_provider_wan.api.tracking import ResultsTracker
     from airflow_provider_wan.api.validation import parse_inference
     from airflow_provider_wan.outcome import (
@@ -84,11 +125,9 @@ def run_provider(args: argparse.Namespace, probe: Probe, *, tuned: bool) -> list
     )
 
     run_id = f"bench__{uuid.uuid4().hex[:12]}"
-    # The trigger's defaults (WanImageResultsTrigger: poll_interval=1, poll_multiplier=1.5,
-    # max_poll_interval=10, max_consecutive_failures=5) are PollSchedule's defaults;
-    # tests/bench pins that they stay equal.
-    schedule = PollSchedule(multiplier=1.0, max_delay=1.0) if tuned else PollSchedule()
-    poll_batch_size = 1000 if tuned else 100
+    schedule, poll_batch_size = provider_settings(args.count, tuned=tuned)
+    # What the hook builds both clients with from the connection (its extra poll_batch_size).
+    connection: dict[str, Any] = {"base_url": args.api_url, "poll_batch_size": poll_batch_size}
 
     def prepare(item: PlannedTask, task: ImageInference) -> ImageInference:
         return task.model_copy(update={"delivery_method": "async"})
@@ -101,9 +140,7 @@ def run_provider(args: argparse.Namespace, probe: Probe, *, tuned: bool) -> list
         polls.append((round(time.perf_counter() - started, 2), tracker.image_count))
 
     async def wait(expected: Mapping[str, int | None]) -> ResultsTracker:
-        async with AsyncRunwareClient(
-            KEY, base_url=args.api_url, poll_batch_size=poll_batch_size
-        ) as client:
+        async with AsyncRunwareClient(KEY, **connection) as client:
             return await client.wait(
                 expected, timeout=args.timeout, schedule=schedule, on_update=on_update
             )
@@ -117,31 +154,33 @@ def run_provider(args: argparse.Namespace, probe: Probe, *, tuned: bool) -> list
             task = parse_inference(wire_task(index, args), index=index)
             identity = ("wan_bench", run_id, "generate", -1, f"item-{index:05d}", 0)
             planned.append(PlannedTask(identity, task))
-        with RunwareClient(KEY, base_url=args.api_url) as client:
+        with RunwareClient(KEY, **connection) as client:
             submission = submit_planned(client, planned, prepare=prepare)
         expected = {submission.uuids[item.identity]: item.task.expected_images for item in planned}
         phase.extra["submitted_at"] = round(time.perf_counter() - started, 2)
         tracker = asyncio.run(wait(expected))
         event = results_event(tracker)
-        # execute_complete: every generation's UUID derived again, the event checked, the
-        # images read.
-        by_uuid = {
-            item.uuid(generation): item
-            for item in planned
-            for generation in range(MAX_GENERATIONS + 1)
-        }
+        # execute_complete: the event's task UUIDs mapped back to the planned tasks, the
+        # event checked, the images read.
+        by_uuid = planned_by_uuid(planned, event["task_uuids"])
         refs = {
             task_uuid: TaskRef(str(item.identity[4]), item.task.expected_images, 0)
             for task_uuid, item in by_uuid.items()
         }
         checked = check_event(event, refs, count=len(planned))
-        with RunwareClient(KEY, base_url=args.api_url) as client:
+        with RunwareClient(KEY, **connection) as client:
             images = finished_images(client, checked)  # one batched poll, on the worker
         summary = summarize(checked, refs, images)
         inline = {image.image_uuid: image for image in images if image.has_inline_data}
         phase.images = len(summary["images"])
         phase.extra["failed"] = len(summary["failures"])
     phase.extra["polls"] = polls
+    phase.extra["settings"] = {
+        "poll_batch_size": poll_batch_size,
+        "initial_delay": schedule.initial_delay,
+        "multiplier": schedule.multiplier,
+        "max_delay": schedule.max_delay,
+    }
     phases.append(phase)
     if tuned or not args.pull:
         return phases

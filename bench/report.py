@@ -6,6 +6,7 @@ import itertools
 import math
 import os
 import re
+import statistics
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ END = "<!-- bench:end -->"
 
 LABELS = {
     "provider": "this provider",
-    "provider-tuned": "provider client, tuned",
+    "provider-tuned": "this provider, tuned",
     "per-image": "per-image HTTP",
     "sdk": "Runware SDK",
 }
@@ -215,7 +216,10 @@ def polls_table(runs: Sequence[dict[str, Any]]) -> str:
         if not polls or window is None:
             continue
         if len(polls) > 8:
-            shown = f"{len(polls)} polls about 1 s apart, {polls[0][0]:g} to {polls[-1][0]:g}"
+            gap = statistics.median(b[0] - a[0] for a, b in itertools.pairwise(polls))
+            shown = (
+                f"{len(polls)} polls about {gap:.1f} s apart, {polls[0][0]:g} to {polls[-1][0]:g}"
+            )
         else:
             shown = ", ".join(f"{t:g} ({n:,})" for t, n in polls)
         lines.append(
@@ -224,6 +228,36 @@ def polls_table(runs: Sequence[dict[str, Any]]) -> str:
             f"| {window[0] / run['ideal_seconds']:.2f} to {window[1] / run['ideal_seconds']:.2f} |"
         )
     return "\n".join(lines)
+
+
+def _schedule_text(settings: dict[str, Any]) -> str:
+    first, factor, cap = settings["initial_delay"], settings["multiplier"], settings["max_delay"]
+    if factor == 1 or first >= cap:
+        return f"a poll every {first:g} s"
+    return f"a first poll after {first:g} s, then waits x{factor:g} up to {cap:g} s"
+
+
+def settings_text(runs: Sequence[dict[str, Any]]) -> str:
+    """How this provider's client polled in these runs (recorded by bench/clients.py)."""
+    parts = []
+    for approach in ("provider", "provider-tuned"):
+        found = [
+            (run["count"], _generate(run)["extra"]["settings"])
+            for run in runs
+            if run["approach"] == approach and "settings" in _generate(run)["extra"]
+        ]
+        if not found:
+            continue
+        schedules = {_schedule_text(settings) for _, settings in found}
+        sizes = {settings["poll_batch_size"] for _, settings in found}
+        if len(sizes) == 1:
+            size = f"{sizes.pop():,} `getResponse` per poll request"
+        else:
+            size = "`getResponse` per poll request: " + ", ".join(
+                f"{s['poll_batch_size']:,} at N={n:,}" for n, s in found
+            )
+        parts.append(f"{LABELS[approach]}: {' / '.join(sorted(schedules))}, {size}")
+    return "; ".join(parts) + "." if parts else ""
 
 
 def markdown(
@@ -246,6 +280,10 @@ def markdown(
         f"Emulator: {cfg['generation_time']:g} s per image ± {cfg['jitter'] * 100:.0f} %, "
         f"{capacity}, images {cfg['image']}; per-image sensors poke every "
         f"{cfg['poke_interval']:g} s.",
+    ]
+    if settings_text(runs):
+        parts.append(f"Polling: {settings_text(runs)}")
+    parts += [
         "### Generating N images: submit, wait until every image is known",
         generation_table(runs),
         "### When the images were ready: the polls of this provider's client",
