@@ -43,12 +43,13 @@ import logging
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from airflow_provider_wan.api.submission import planned_by_uuid
 from bench.measure import PhaseResult, Probe
 
 if TYPE_CHECKING:  # imported where used: the other approaches' processes do without them
@@ -91,22 +92,6 @@ def provider_settings(count: int, *, tuned: bool) -> tuple[PollSchedule, int]:
     if not tuned:
         return PollSchedule(), DEFAULT_POLL_BATCH_SIZE
     return PollSchedule(initial_delay=1.0, max_delay=1.0), max(count, DEFAULT_POLL_BATCH_SIZE)
-
-
-def planned_by_uuid(planned: Sequence[PlannedTask], uuids: Sequence[str]) -> dict[str, PlannedTask]:
-    """``execute_complete``'s map from task UUIDs to planned tasks (generation 0 first).
-
-    The same as ``operators.image_inference._planned_by_uuid`` (tests/bench pins it), which
-    cannot be imported here without importing Airflow into the measured client process.
-    """
-    from airflow_provider_wan.api.submission import MAX_GENERATIONS
-
-    by_uuid = {item.uuid(0): item for item in planned}
-    for generation in range(1, MAX_GENERATIONS + 1):
-        if all(task_uuid in by_uuid for task_uuid in uuids):
-            break
-        by_uuid.update((item.uuid(generation), item) for item in planned)
-    return by_uuid
 
 
 def run_provider(args: argparse.Namespace, probe: Probe, *, tuned: bool) -> list[PhaseResult]:

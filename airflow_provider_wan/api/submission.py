@@ -108,3 +108,17 @@ def submit_planned(
                 else:
                     outcome.reused.append(task_uuid)
     return outcome
+
+
+def planned_by_uuid(planned: Sequence[PlannedTask], uuids: Sequence[str]) -> dict[str, PlannedTask]:
+    """Map task UUIDs back to planned tasks, deriving later generations only when needed.
+
+    Which UUID a task ended up with depends on earlier failures; deriving them again here
+    means nothing has to travel through an Airflow deferral. Most runs need generation 0 only.
+    """
+    by_uuid = {item.uuid(0): item for item in planned}
+    for generation in range(1, MAX_GENERATIONS + 1):
+        if all(uuid in by_uuid for uuid in uuids):
+            break
+        by_uuid.update((item.uuid(generation), item) for item in planned)
+    return by_uuid

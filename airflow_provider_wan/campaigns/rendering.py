@@ -17,11 +17,12 @@ from typing import Any
 
 from airflow_provider_wan.api.errors import InvalidRequestError
 from airflow_provider_wan.api.validation import parse_inference
+from airflow_provider_wan.api.wire import deep_merge
 from airflow_provider_wan.campaigns.files import CampaignFile
 from airflow_provider_wan.campaigns.items import Item, key_problem
 from airflow_provider_wan.campaigns.problems import Problem
 from airflow_provider_wan.campaigns.prompts import PromptError, context_for, render
-from airflow_provider_wan.campaigns.spec import Campaign, deep_merge
+from airflow_provider_wan.campaigns.spec import Campaign
 
 MAX_LOCAL_REFERENCE_BYTES = 4 * 1024 * 1024
 _LOCAL_IMAGE = re.compile(r"^[\w][\w ./-]*\.(png|jpe?g|webp)$", re.IGNORECASE)

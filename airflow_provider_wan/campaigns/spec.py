@@ -33,6 +33,7 @@ from pydantic import (
 from pydantic_core import ErrorDetails
 
 from airflow_provider_wan.api import constants as c
+from airflow_provider_wan.api.wire import deep_merge
 from airflow_provider_wan.campaigns.presets import parse_size
 from airflow_provider_wan.campaigns.problems import Problem
 from airflow_provider_wan.campaigns.yaml_source import KeyPath, LocatedYAML, format_path
@@ -497,14 +498,3 @@ def validate_campaign(
         found = [*located.problems, *problems_from(error, located, file)]
         return None, sorted(found, key=lambda problem: problem.line or 0)
     return (campaign if not located.problems else None), list(located.problems)
-
-
-def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
-    """*override* over *base*, nested mappings merged key by key."""
-    merged = dict(base)
-    for key, value in override.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged

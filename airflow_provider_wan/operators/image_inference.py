@@ -15,14 +15,15 @@ from airflow_provider_wan.api.errors import InvalidRequestError, Problem
 from airflow_provider_wan.api.inference import ImageInference
 from airflow_provider_wan.api.results import ImageResult
 from airflow_provider_wan.api.submission import (
-    MAX_GENERATIONS,
     PlannedTask,
     Preparer,
     Submission,
+    planned_by_uuid,
     submit_planned,
 )
 from airflow_provider_wan.api.tracking import PollSchedule
 from airflow_provider_wan.api.validation import parse_inference
+from airflow_provider_wan.api.wire import deep_merge
 from airflow_provider_wan.delivery import (
     Delivery,
     UploadMode,
@@ -50,17 +51,6 @@ ITEM_KEY = "item_key"
 # Airflow's own deferral timeout is a safety net behind the trigger's deadline, which fires a
 # readable "timeout" event first.
 _DEFERRAL_GRACE = timedelta(minutes=5)
-
-
-def _merge(defaults: Mapping[str, Any], request: Mapping[str, Any]) -> dict[str, Any]:
-    """*request* over *defaults*, nested objects merged key by key."""
-    merged = dict(defaults)
-    for key, value in request.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = _merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def _seconds(value: timedelta | float) -> float:
@@ -251,7 +241,7 @@ class WanImageInferenceOperator(BaseOperator):
                 )
             seen[item_key] = index
             body.pop("taskUUID", None)  # UUIDs are derived, never taken from input
-            built.append((item_key, parse_inference(_merge(defaults, body), index=index)))
+            built.append((item_key, parse_inference(deep_merge(defaults, body), index=index)))
         return built
 
     def plan(self, context: Context) -> list[PlannedTask]:
@@ -395,7 +385,7 @@ class WanImageInferenceOperator(BaseOperator):
         event: Mapping[str, Any] | None,
         images: Sequence[ImageResult] | None = None,
     ) -> dict[str, Any]:
-        by_uuid = _planned_by_uuid(planned, (event or {}).get("task_uuids") or [])
+        by_uuid = planned_by_uuid(planned, (event or {}).get("task_uuids") or [])
         refs = {
             uuid: TaskRef(item_key_of(item), item.task.expected_images, result_index_of(item))
             for uuid, item in by_uuid.items()
@@ -445,19 +435,3 @@ class WanImageInferenceOperator(BaseOperator):
         finally:
             store.close()
         self.log.info("Stored %d image(s); manifest: %s", len(delivered.uris), summary["manifest"])
-
-
-def _planned_by_uuid(
-    planned: Sequence[PlannedTask], uuids: Sequence[str]
-) -> dict[str, PlannedTask]:
-    """Map task UUIDs back to planned tasks, deriving later generations only when needed.
-
-    Which UUID a task ended up with depends on earlier failures; the UUIDs are derived again
-    here, so nothing has to travel through the deferral. Most runs need generation 0 only.
-    """
-    by_uuid = {item.uuid(0): item for item in planned}
-    for generation in range(1, MAX_GENERATIONS + 1):
-        if all(uuid in by_uuid for uuid in uuids):
-            break
-        by_uuid.update((item.uuid(generation), item) for item in planned)
-    return by_uuid
